@@ -1,0 +1,86 @@
+// Every knob of a training run, in one validated object. The JSON schema below
+// is used by the HTTP routes, the config loader and the dashboard alike.
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { MODEL_NAMES } from './model-spec.ts';
+
+export const PARTITIONS = ['iid', 'by-label'] as const;
+export type Partition = (typeof PARTITIONS)[number];
+
+const int = (minimum: number, maximum: number, description: string) => Type.Integer({ minimum, maximum, description });
+const num = (minimum: number, maximum: number, description: string) => Type.Number({ minimum, maximum, description });
+
+export const SettingsSchema = Type.Object(
+  {
+    model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m)), { description: 'model to train: mlp or cnn' }),
+    rounds: int(1, 10_000, 'rounds to run before stopping'),
+    targetAccuracy: num(0, 1, 'stop once global test accuracy reaches this (1 = never stop early)'),
+    fractionClients: num(0, 1, 'fraction of ready tabs selected each round'),
+    minClientsPerRound: int(1, 10_000, 'fewest updates a round needs to aggregate; fewer and the round is retried'),
+    maxClientsPerRound: int(1, 10_000, 'most tabs selected in one round'),
+    minClientsToStart: int(1, 10_000, 'ready tabs needed before a round opens'),
+    localEpochs: int(1, 100, 'local epochs per round on each tab'),
+    batchSize: int(1, 4096, 'local mini-batch size'),
+    learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'local SGD learning rate' }),
+    roundDeadlineMs: int(1_000, 3_600_000, 'a round closes after this long even if tabs are missing'),
+    clipNorm: num(0, 1e6, 'L2 clip norm C of each delta (0 = no clipping)'),
+    noiseMultiplier: num(0, 1e3, 'Gaussian noise std as a multiple of the sensitivity (needs clipNorm > 0)'),
+    clientWeightCap: int(0, 1e9, 'cap on one tab\'s FedAvg weight in examples (0 = no cap)'),
+    partition: Type.Union(PARTITIONS.map((p) => Type.Literal(p)), { description: 'how the training set is split into shards: iid or by-label' }),
+    shards: int(1, 1_000, 'number of shards the 8,000 training digits are split into; tab k gets shard k mod shards'),
+    seed: int(0, 2 ** 31 - 1, 'seed for the split, client sampling, initial weights and noise'),
+  },
+  { additionalProperties: false },
+);
+
+export type Settings = Static<typeof SettingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = {
+  model: 'mlp',
+  rounds: 20,
+  targetAccuracy: 0.97,
+  fractionClients: 1,
+  minClientsPerRound: 1,
+  maxClientsPerRound: 100,
+  minClientsToStart: 1,
+  localEpochs: 2,
+  batchSize: 32,
+  learningRate: 0.1,
+  roundDeadlineMs: 60_000,
+  clipNorm: 0,
+  noiseMultiplier: 0,
+  clientWeightCap: 0,
+  partition: 'iid',
+  shards: 4,
+  seed: 42,
+};
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+/** Merges `partial` over `base` and validates the result; throws SettingsError listing every problem. */
+export function resolveSettings(partial: unknown, base: Settings = DEFAULT_SETTINGS): Settings {
+  if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) {
+    throw new SettingsError('settings must be an object');
+  }
+  const merged = { ...base, ...partial };
+  const problems = [...Value.Errors(SettingsSchema, merged)].map((e) => {
+    const key = e.path.replace(/^\//, '') || '(settings)';
+    return `${key}: ${e.message}${e.path ? ` (got ${JSON.stringify(e.value)})` : ''}`;
+  });
+  if (problems.length === 0) problems.push(...crossFieldProblems(merged as Settings));
+  if (problems.length > 0) throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
+  return merged as Settings;
+}
+
+function crossFieldProblems(s: Settings): string[] {
+  const problems: string[] = [];
+  if (s.minClientsPerRound > s.maxClientsPerRound) {
+    problems.push(`minClientsPerRound (${s.minClientsPerRound}) must not exceed maxClientsPerRound (${s.maxClientsPerRound})`);
+  }
+  if (s.noiseMultiplier > 0 && s.clipNorm === 0) {
+    problems.push('noiseMultiplier > 0 needs clipNorm > 0: noise is calibrated to the clip norm');
+  }
+  return problems;
+}
