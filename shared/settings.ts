@@ -51,7 +51,7 @@ export const DEFAULT_SETTINGS: Settings = {
   noiseMultiplier: 0,
   clientWeightCap: 0,
   partition: 'iid',
-  shards: 4,
+  shards: 8,
   seed: 42,
 };
 
@@ -67,7 +67,9 @@ export function resolveSettings(partial: unknown, base: Settings = DEFAULT_SETTI
   const merged = { ...base, ...partial };
   const problems = [...Value.Errors(SettingsSchema, merged)].map((e) => {
     const key = e.path.replace(/^\//, '') || '(settings)';
-    return `${key}: ${e.message}${e.path ? ` (got ${JSON.stringify(e.value)})` : ''}`;
+    // String() for numbers: JSON.stringify shows NaN and Infinity as "null"
+    const got = typeof e.value === 'number' ? String(e.value) : JSON.stringify(e.value);
+    return `${key}: ${e.message}${e.path ? ` (got ${got})` : ''}`;
   });
   if (problems.length === 0) problems.push(...crossFieldProblems(merged as Settings));
   if (problems.length > 0) throw new SettingsError(`invalid settings: ${problems.join('; ')}`);

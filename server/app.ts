@@ -1,0 +1,40 @@
+// Builds the Fastify instance: composes the plugins, nothing else.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Settings } from '../shared/settings.ts';
+import { Coordinator } from './coordinator.ts';
+import { loadMnist, type Mnist } from './dataset.ts';
+import { initNodeBackend, TestSetEvaluator } from './evaluator.ts';
+import httpApi from './plugins/http-api.ts';
+import socketTransport, { type IncomingMessage } from './plugins/socket.ts';
+import staticPage from './plugins/static-page.ts';
+import type { Evaluator } from './round.ts';
+
+export interface AppOptions {
+  settings: Settings;
+  distDir: string;
+  logger?: FastifyServerOptions['logger'];
+  mnist?: Mnist;
+  evaluator?: Evaluator;
+  observeIncoming?: (message: IncomingMessage) => void;
+}
+
+export interface FlockApp {
+  app: FastifyInstance;
+  coordinator: Coordinator;
+}
+
+export async function buildApp(options: AppOptions): Promise<FlockApp> {
+  const app = Fastify({ logger: options.logger ?? false });
+  const mnist = options.mnist ?? loadMnist();
+  let evaluator = options.evaluator;
+  if (!evaluator) {
+    const backend = await initNodeBackend();
+    app.log.info(`evaluating on ${mnist.test.count} held-out digits with tfjs ${backend}`);
+    evaluator = new TestSetEvaluator(mnist.test);
+  }
+  const coordinator = new Coordinator(options.settings, mnist, evaluator, (message) => app.log.info(message));
+  await app.register(httpApi, { coordinator });
+  await app.register(socketTransport, { coordinator, observeIncoming: options.observeIncoming });
+  await app.register(staticPage, { distDir: options.distDir });
+  return { app, coordinator };
+}

@@ -1,0 +1,57 @@
+// Turns command-line flags and environment variables into validated settings.
+// Every setting can be given as --name value, --name=value or FLOCK_NAME (UPPER_SNAKE).
+import { DEFAULT_SETTINGS, resolveSettings, SettingsError, type Settings } from '../shared/settings.ts';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  settings: Settings;
+}
+
+const SERVER_KEYS = ['host', 'port'] as const;
+
+const envName = (key: string) => `FLOCK_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+function parseValue(key: string, text: string): string | number {
+  const isText = typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] === 'string' || key === 'host';
+  if (isText) return text;
+  const value = Number(text);
+  if (text.trim() === '' || Number.isNaN(value)) throw new SettingsError(`${key}: expected a number, got "${text}"`);
+  return value;
+}
+
+function readFlags(argv: string[]): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new SettingsError(`unexpected argument "${arg}" (settings look like --rounds 10)`);
+    const [name, inline] = arg.slice(2).split('=', 2);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new SettingsError(`--${name} needs a value`);
+    flags[name] = value;
+  }
+  return flags;
+}
+
+export function loadConfig(argv: string[], env: Record<string, string | undefined>): ServerConfig {
+  const known = new Set<string>([...Object.keys(DEFAULT_SETTINGS), ...SERVER_KEYS]);
+  const given: Record<string, string> = {};
+  for (const key of known) {
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined) given[key] = fromEnv;
+  }
+  if (env.PORT !== undefined && given.port === undefined) given.port = env.PORT;
+  for (const [name, value] of Object.entries(readFlags(argv))) {
+    if (!known.has(name)) throw new SettingsError(`unknown setting --${name}; known: ${[...known].join(', ')}`);
+    given[name] = value;
+  }
+  const partial: Record<string, string | number> = {};
+  for (const [key, text] of Object.entries(given)) partial[key] = parseValue(key, text);
+  const { host = '0.0.0.0', port = 8080, ...rest } = partial;
+  if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
+    throw new SettingsError(`port: expected an integer 0..65535, got ${port}`);
+  }
+  return { host: String(host), port: port as number, settings: resolveSettings(rest) };
+}
+
+export { envName };
