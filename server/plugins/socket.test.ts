@@ -1,0 +1,139 @@
+// Message validation over real sockets: a real coordinator on a loopback port,
+// socket.io-client as the tab, and the global weights checked after every bad message.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io as connect, type Socket } from 'socket.io-client';
+import { MODEL_SPECS } from '../../shared/model-spec.ts';
+import type { ClientToServerEvents, JoinReply, ServerToClientEvents, UpdateAck } from '../../shared/protocol.ts';
+import { resolveSettings } from '../../shared/settings.ts';
+import { encodeWeights } from '../../shared/wire.ts';
+import { buildApp, type FlockApp } from '../app.ts';
+import { ScriptedEvaluator } from '../test-support.ts';
+
+type TabSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+const spec = MODEL_SPECS.mlp;
+let flock: FlockApp;
+let url: string;
+const sockets: TabSocket[] = [];
+
+before(async () => {
+  flock = await buildApp({
+    settings: resolveSettings({ minClientsToStart: 1, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 }),
+    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
+    evaluator: new ScriptedEvaluator(),
+  });
+  await flock.app.listen({ host: '127.0.0.1', port: 0 });
+  url = `http://127.0.0.1:${(flock.app.server.address() as { port: number }).port}`;
+});
+
+after(async () => {
+  for (const s of sockets) s.disconnect();
+  await flock.app.close();
+});
+
+async function openTab(): Promise<TabSocket> {
+  const socket: TabSocket = connect(url, { transports: ['websocket'], reconnection: false });
+  sockets.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+async function joinReady(socket: TabSocket, numExamples = 1000): Promise<JoinReply> {
+  const reply = await socket.emitWithAck('participant:join', {});
+  if ('error' in reply) throw new Error(reply.error);
+  socket.emit('participant:ready', { backend: 'wasm', backendReason: 'test', numExamples });
+  return reply;
+}
+
+const nextError = (socket: TabSocket) => new Promise<string>((resolve) => socket.once('flock:error', resolve));
+const globalBytes = async () => Buffer.from(await (await fetch(`${url}/api/weights`)).arrayBuffer());
+
+async function sendUpdate(socket: TabSocket, update: unknown): Promise<UpdateAck> {
+  return (socket as unknown as { emitWithAck(e: string, u: unknown): Promise<UpdateAck> }).emitWithAck('participant:update', update);
+}
+
+function withShape(shape: number[]): ArrayBuffer {
+  const shapes = spec.tensorShapes.map((s, i) => (i === 0 ? shape : s));
+  const fake = { ...spec, tensorShapes: shapes, paramCount: shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) };
+  return encodeWeights(fake, new Float32Array(fake.paramCount));
+}
+
+function withValueAt(index: number, value: number): ArrayBuffer {
+  const values = new Float32Array(spec.paramCount);
+  values[index] = value;
+  return encodeWeights(spec, values);
+}
+
+test('an update from a socket that never joined is rejected as an unknown client', async () => {
+  const stranger = await openTab();
+  const error = nextError(stranger);
+  const ack = await sendUpdate(stranger, { round: 1, numExamples: 10, loss: 1, delta: encodeWeights(spec, new Float32Array(spec.paramCount)) });
+  assert.deepEqual(ack, { accepted: false, error: 'unknown client: send participant:join first' });
+  assert.equal(await error, 'unknown client: send participant:join first');
+});
+
+test('a malformed join is answered with an error', async () => {
+  const tab = await openTab();
+  const reply = await (tab as unknown as { emitWithAck(e: string, u: unknown): Promise<{ error: string }> }).emitWithAck(
+    'participant:join',
+    { clientId: '../../etc/passwd' },
+  );
+  assert.match(reply.error, /malformed join: clientId/);
+});
+
+test('bad updates are rejected with a clear error and the global model is unchanged', async () => {
+  const tab = await openTab();
+  const { clientId } = await joinReady(tab);
+  await new Promise((r) => setTimeout(r, 50));
+  flock.coordinator.rounds.start();
+  assert.equal(flock.coordinator.rounds.phase, 'training');
+  assert.ok(flock.coordinator.rounds.state().selected.includes(clientId));
+  const before = await globalBytes();
+  const zeros = () => encodeWeights(spec, new Float32Array(spec.paramCount));
+  const cases: [string, unknown, RegExp][] = [
+    ['wrong round', { round: 7, numExamples: 10, loss: 1, delta: zeros() }, /round 1 is open/],
+    ['wrong shape', { round: 1, numExamples: 10, loss: 1, delta: withShape([784, 100]) }, /tensor 0: 784×200 expected, got 784×100/],
+    ['NaN', { round: 1, numExamples: 10, loss: 1, delta: withValueAt(5, NaN) }, /value 5 .* is NaN/],
+    ['Infinity', { round: 1, numExamples: 10, loss: 1, delta: withValueAt(199_000, -Infinity) }, /value 199000 .* is -Infinity/],
+    ['oversized', { round: 1, numExamples: 10, loss: 1, delta: new ArrayBuffer(spec.paramCount * 4 + 4096) }, /over the \d+-byte limit/],
+    ['truncated', { round: 1, numExamples: 10, loss: 1, delta: zeros().slice(0, 1000) }, /body is \d+ bytes/],
+    ['JSON numbers instead of binary', { round: 1, numExamples: 10, loss: 1, delta: [1, 2, 3] }, /weights must be binary/],
+    ['NaN loss (arrives as null)', { round: 1, numExamples: 10, loss: NaN, delta: zeros() }, /malformed update: loss/],
+    ['extra field', { round: 1, numExamples: 10, loss: 1, delta: zeros(), pixels: [1, 2] }, /malformed update/],
+    ['too many examples', { round: 1, numExamples: 5000, loss: 1, delta: zeros() }, /claims 5000 examples/],
+    ['not an object', 'hello', /malformed update/],
+  ];
+  for (const [name, message, expected] of cases) {
+    const error = nextError(tab);
+    const ack = await sendUpdate(tab, message);
+    assert.equal(ack.accepted, false, name);
+    assert.match((ack as { error: string }).error, expected, name);
+    assert.match(await error, expected, `${name}: flock:error`);
+  }
+  assert.deepEqual(await globalBytes(), before, 'global model untouched');
+  assert.equal(flock.coordinator.rounds.phase, 'training');
+
+  const good = new Float32Array(spec.paramCount).fill(0.25);
+  const roundDone = new Promise((resolve) => tab.once('round:done', resolve));
+  assert.deepEqual(await sendUpdate(tab, { round: 1, numExamples: 1000, loss: 1, delta: encodeWeights(spec, good) }), { accepted: true });
+  await roundDone;
+  assert.notDeepEqual(await globalBytes(), before, 'a good update moves the model');
+  flock.coordinator.rounds.stop();
+});
+
+test('a tab that reconnects with its clientId keeps its shard', async () => {
+  const first = await openTab();
+  const reply = await joinReady(first);
+  first.disconnect();
+  const again = await openTab();
+  const rejoined = await again.emitWithAck('participant:join', { clientId: reply.clientId });
+  assert.ok(!('error' in rejoined));
+  assert.equal(rejoined.clientId, reply.clientId);
+  assert.equal(rejoined.shard.index, reply.shard.index);
+});
