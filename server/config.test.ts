@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_SETTINGS } from '../shared/settings.ts';
+import { envName, loadConfig } from './config.ts';
+
+test('no flags and no env give the defaults on port 8080', () => {
+  const config = loadConfig([], {});
+  assert.deepEqual(config.settings, DEFAULT_SETTINGS);
+  assert.equal(config.port, 8080);
+  assert.equal(config.host, '0.0.0.0');
+});
+
+test('flags and FLOCK_* env vars set settings; flags win', () => {
+  assert.equal(envName('roundDeadlineMs'), 'FLOCK_ROUND_DEADLINE_MS');
+  const config = loadConfig(['--rounds', '5', '--model=cnn', '--port', '9000'], { FLOCK_ROUNDS: '7', FLOCK_CLIP_NORM: '1.5' });
+  assert.equal(config.settings.rounds, 5);
+  assert.equal(config.settings.model, 'cnn');
+  assert.equal(config.settings.clipNorm, 1.5);
+  assert.equal(config.port, 9000);
+  assert.equal(loadConfig([], { PORT: '3000' }).port, 3000);
+});
+
+test('bad config is refused with a message naming the setting', () => {
+  assert.throws(() => loadConfig(['--rounds', 'ten'], {}), /rounds: expected a number, got "ten"/);
+  assert.throws(() => loadConfig(['--rounds', '0'], {}), /rounds: Expected integer to be greater or equal to 1/);
+  assert.throws(() => loadConfig(['--bogus', '1'], {}), /unknown setting --bogus/);
+  assert.throws(() => loadConfig(['--rounds'], {}), /--rounds needs a value/);
+  assert.throws(() => loadConfig(['--port', '70000'], {}), /port: expected an integer/);
+  assert.throws(() => loadConfig(['--noise-multiplier'], {}), /needs a value|unknown setting/);
+  assert.throws(() => loadConfig(['--noiseMultiplier', '1'], {}), /needs clipNorm > 0/);
+});

@@ -1,0 +1,70 @@
+// The HTTP API through app.inject(): no port needed.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeDataset } from '../../shared/dataset-format.ts';
+import { MODEL_SPECS } from '../../shared/model-spec.ts';
+import { resolveSettings } from '../../shared/settings.ts';
+import { decodeWeights } from '../../shared/wire.ts';
+import { buildApp, type FlockApp } from '../app.ts';
+import { ScriptedEvaluator } from '../test-support.ts';
+
+let flock: FlockApp;
+
+before(async () => {
+  flock = await buildApp({
+    settings: resolveSettings({ shards: 4 }),
+    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
+    evaluator: new ScriptedEvaluator(),
+  });
+});
+after(() => flock.app.close());
+
+test('status reports the phase, settings and model', async () => {
+  const status = (await flock.app.inject('/api/status')).json();
+  assert.equal(status.phase, 'idle');
+  assert.equal(status.settings.shards, 4);
+  assert.equal(status.paramCount, MODEL_SPECS.mlp.paramCount);
+});
+
+test('shards: each tab gets a quarter of the 8,000 training digits; a missing shard is a 404', async () => {
+  const shard = await flock.app.inject('/api/shards/3');
+  assert.equal(shard.statusCode, 200);
+  assert.equal(decodeDataset(shard.rawPayload).count, 2000);
+  const missing = await flock.app.inject('/api/shards/4');
+  assert.equal(missing.statusCode, 404);
+  assert.match(missing.json().error, /shard 4 does not exist \(4 shards\)/);
+  assert.equal((await flock.app.inject('/api/shards/abc')).statusCode, 400);
+});
+
+test('global weights download as the binary wire format', async () => {
+  const reply = await flock.app.inject('/api/weights');
+  assert.equal(reply.headers['content-type'], 'application/octet-stream');
+  assert.equal(decodeWeights(MODEL_SPECS.mlp, reply.rawPayload).length, MODEL_SPECS.mlp.paramCount);
+});
+
+test('settings: bad values are refused with the field named, good ones apply', async () => {
+  const bad = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { learningRate: -1 } });
+  assert.equal(bad.statusCode, 400);
+  assert.match(bad.json().error, /learningRate/);
+  const cross = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { noiseMultiplier: 1 } });
+  assert.equal(cross.statusCode, 400);
+  assert.match(cross.json().error, /needs clipNorm > 0/);
+  const good = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 3 } });
+  assert.equal(good.statusCode, 200);
+  assert.equal(flock.coordinator.settings.rounds, 3);
+});
+
+test('start and stop: 409 when the request does not fit the phase, settings frozen during a run', async () => {
+  assert.equal((await flock.app.inject({ method: 'POST', url: '/api/run/stop' })).statusCode, 409);
+  const start = await flock.app.inject({ method: 'POST', url: '/api/run/start' });
+  assert.deepEqual(start.json(), { ok: true, phase: 'waiting' });
+  const again = await flock.app.inject({ method: 'POST', url: '/api/run/start' });
+  assert.equal(again.statusCode, 409);
+  assert.match(again.json().error, /already in progress/);
+  const frozen = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 4 } });
+  assert.equal(frozen.statusCode, 409);
+  assert.deepEqual((await flock.app.inject({ method: 'POST', url: '/api/run/stop' })).json(), { ok: true, phase: 'stopped' });
+});
