@@ -13,7 +13,9 @@ export function partitionIndices(labels: Uint8Array, shards: number, kind: Parti
   const order = Array.from(labels, (_, i) => i);
   shuffleInPlace(order, rng);
   if (kind === 'iid') return cut(order, shards);
-  order.sort((x, y) => labels[x] - labels[y] || x - y);
+  // Array sort is stable: within a label the shuffled order survives, so which examples
+  // of a digit land in which slice is random, not "lowest indices first".
+  order.sort((x, y) => labels[x] - labels[y]);
   const slices = cut(order, 2 * shards);
   const slots = slices.map((_, i) => i);
   shuffleInPlace(slots, rng);

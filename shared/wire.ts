@@ -88,7 +88,8 @@ export function decodeWeights(spec: ModelSpec, input: unknown): Float32Array {
     if (at + 4 > bytes.byteLength) throw new WireError('header truncated');
     const rank = view.getUint32(at, true);
     at += 4;
-    if (rank > 8 || at + 4 * rank > bytes.byteLength) throw new WireError(`tensor ${t}: bad rank ${rank}`);
+    if (rank > 8) throw new WireError(`tensor ${t}: bad rank ${rank}`);
+    if (at + 4 * rank > bytes.byteLength) throw new WireError('header truncated');
     const got: number[] = [];
     for (let d = 0; d < rank; d++, at += 4) got.push(view.getUint32(at, true));
     if (rank !== expected.length || got.some((dim, d) => dim !== expected[d])) {
