@@ -1,5 +1,5 @@
 // Builds the Fastify instance: composes the plugins, nothing else.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Settings } from '../shared/settings.ts';
 import { Coordinator } from './coordinator.ts';
 import { loadMnist, type Mnist } from './dataset.ts';
@@ -24,7 +24,8 @@ export interface FlockApp {
 }
 
 export async function buildApp(options: AppOptions): Promise<FlockApp> {
-  const app = Fastify({ logger: options.logger ?? false });
+  // Per-request lines would drown the round log; errors are still logged by the API's error handler.
+  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: true }) });
   const mnist = options.mnist ?? loadMnist();
   let evaluator = options.evaluator;
   if (!evaluator) {

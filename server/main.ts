@@ -28,7 +28,10 @@ async function main(): Promise<void> {
   const { app } = await buildApp({
     settings: config.settings,
     distDir: join(ROOT_DIR, 'dist'),
-    logger: { level: process.env.FLOCK_LOG_LEVEL ?? 'info', transport: undefined },
+    logger: {
+      level: process.env.FLOCK_LOG_LEVEL ?? 'info',
+      transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname,reqId' } },
+    },
   });
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as { port: number }).port;

@@ -1,0 +1,52 @@
+// Starts a real coordinator (the same buildApp as `npm start`, real evaluator,
+// built pages from dist/) on a free loopback port, for e2e tests.
+import { join } from 'node:path';
+import type { RunState } from '../shared/protocol.ts';
+import { resolveSettings, type Settings } from '../shared/settings.ts';
+import { buildApp, type FlockApp } from '../server/app.ts';
+import { ROOT_DIR } from '../server/data-paths.ts';
+import type { IncomingMessage } from '../server/plugins/socket.ts';
+
+export interface RunningCoordinator extends FlockApp {
+  url: string;
+  port: number;
+  state(): RunState;
+  /** Polls the coordinator's state until `predicate` holds; fails with the last state after `timeoutMs`. */
+  waitFor(what: string, predicate: (state: RunState) => boolean, timeoutMs?: number): Promise<RunState>;
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(
+  overrides: Partial<Settings>,
+  options: { port?: number; observeIncoming?: (message: IncomingMessage) => void } = {},
+): Promise<RunningCoordinator> {
+  const flock = await buildApp({
+    settings: resolveSettings(overrides),
+    distDir: join(ROOT_DIR, 'dist'),
+    observeIncoming: options.observeIncoming,
+    logger: process.env.FLOCK_E2E_LOG ? { level: 'info' } : false,
+  });
+  await flock.app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
+  const port = (flock.app.server.address() as { port: number }).port;
+  const state = () => flock.coordinator.runState();
+  return {
+    ...flock,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    state,
+    async waitFor(what, predicate, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const current = state();
+        if (predicate(current)) return current;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const { phase, round, message, clients, history } = state();
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; phase ${phase}, round ${round}, "${message}", ` +
+          `${clients.length} tabs (${clients.map((c) => `${c.backend ?? '-'}:${c.status}`).join(', ')}), ${history.length} rounds done`,
+      );
+    },
+    close: () => flock.app.close(),
+  };
+}
