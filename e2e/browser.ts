@@ -21,7 +21,8 @@ export interface LaunchOptions {
 }
 
 export async function launchChromium(opts: LaunchOptions = {}): Promise<Browser> {
-  const executablePath = process.env.CHROMIUM_PATH ?? (await findChromium());
+  // An empty CHROMIUM_PATH counts as unset, as in findChromium.
+  const executablePath = process.env.CHROMIUM_PATH || (await findChromium());
   const args = opts.webgpu ? [...CHROMIUM_FLAGS, '--enable-unsafe-webgpu'] : CHROMIUM_FLAGS;
   return chromium.launch({ executablePath, args, headless: true });
 }

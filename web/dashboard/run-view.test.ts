@@ -53,3 +53,9 @@ test('a finished run: full progress, no countdown even if a deadline lingers', (
   assert.equal(view.countdownText, '');
   assert.equal(view.canStart, true);
 });
+
+test('a run that reached its target early shows a full progress bar', () => {
+  const view = describeRun(runState({ phase: 'done', round: 8, attempt: 1, history: Array.from({ length: 8 }, (_, i) => metrics(i + 1)) }), 0);
+  assert.equal(view.roundText, 'Round 8 of 20');
+  assert.equal(view.progress, 1);
+});

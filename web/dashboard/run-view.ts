@@ -22,7 +22,7 @@ export interface RunView {
   running: boolean;
   /** "Round 3 of 20" (plus the attempt when a round is retried); "Not started" before the first run. */
   roundText: string;
-  /** Completed rounds / planned rounds, 0..1, for the progress bar. */
+  /** Completed rounds / planned rounds, 0..1, for the progress bar (1 once done). */
   progress: number;
   /** "2 of 4 selected tabs answered"; empty outside a round. */
   answeredText: string;
@@ -50,7 +50,8 @@ export function describeRun(state: RunState, nowMs: number): RunView {
     phaseLabel: PHASE_LABELS[state.phase],
     running,
     roundText,
-    progress: Math.min(1, state.history.length / plannedRounds),
+    // A run that reached its target accuracy early is complete, whatever the round count says.
+    progress: state.phase === 'done' ? 1 : Math.min(1, state.history.length / plannedRounds),
     answeredText,
     countdownText,
     canStart: !running,
