@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addGaussianNoise, dpNoiseStd } from './noise.ts';
 import { createRng } from './rng.ts';
+import { fillStandardNormal } from './ziggurat.ts';
 
 const N = 1_000_000;
 
@@ -61,6 +62,16 @@ test('the same seed gives the same noise, another seed other noise', () => {
   const small = base.subarray(0, 1000);
   assert.deepEqual(noisy(small, 0.37, 5), noisy(small, 0.37, 5));
   assert.notDeepEqual(noisy(small, 0.37, 5), noisy(small, 0.37, 6));
+});
+
+test('the noise is std × the Ziggurat draws of the same seed, across chunk boundaries', () => {
+  // 10,000 values span the 4096-value chunks addGaussianNoise draws in: 4096 + 4096 + 1808
+  const length = 10_000;
+  const standardNormal = new Float64Array(length);
+  fillStandardNormal(standardNormal, createRng(12));
+  const expected = base.slice(0, length);
+  for (let i = 0; i < length; i++) expected[i] += 0.37 * standardNormal[i];
+  assert.deepEqual(noisy(base.subarray(0, length), 0.37, 12), expected);
 });
 
 test('std 0 leaves the vector unchanged and draws nothing', () => {
