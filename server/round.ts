@@ -8,7 +8,7 @@ import { modelSpec } from '../shared/model-spec.ts';
 import type { Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
 import type { Settings } from '../shared/settings.ts';
 import { encodeWeights } from '../shared/wire.ts';
-import { accumulateWeighted, clientWeight, meanInto } from '../shared/fl/fedavg.ts';
+import { clientWeight, FedAvgAccumulator } from '../shared/fl/fedavg.ts';
 import { clipToNorm } from '../shared/fl/clip.ts';
 import { addGaussianNoise, dpNoiseStd } from '../shared/fl/noise.ts';
 import { DEFAULT_DP_DELTA, gaussianEpsilon } from '../shared/fl/accountant.ts';
@@ -75,9 +75,9 @@ export class RoundController {
   global: Float32Array;
   private selected: string[] = [];
   private readonly answers = new Map<string, Answer>();
-  private sum: Float32Array;
+  /** Σ weight·delta of this round's accepted updates (and Σ weight); reset when a round opens. */
+  private accumulator: FedAvgAccumulator;
   private mean: Float32Array;
-  private totalWeight = 0;
   private roundStartedAt = 0;
   private deadlineAt: number | null = null;
   private deadlineTimer: unknown = null;
@@ -93,7 +93,7 @@ export class RoundController {
     private readonly timers: Timers = realTimers,
   ) {
     this.global = evaluator.initialWeights(settings.model, settings.seed);
-    this.sum = new Float32Array(this.global.length);
+    this.accumulator = new FedAvgAccumulator(this.global.length);
     this.mean = new Float32Array(this.global.length);
   }
 
@@ -105,8 +105,8 @@ export class RoundController {
     if (this.running) throw new RunStateError(`a run is already in progress (phase: ${this.phase}); stop it first`);
     this.runId++;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
-    if (this.sum.length !== this.global.length) {
-      this.sum = new Float32Array(this.global.length);
+    if (this.accumulator.paramCount !== this.global.length) {
+      this.accumulator = new FedAvgAccumulator(this.global.length);
       this.mean = new Float32Array(this.global.length);
     }
     this.history = [];
@@ -133,7 +133,7 @@ export class RoundController {
     if (this.running) throw new RunStateError('settings can only change between runs: stop the run first');
     this.settings = settings;
     this.global = this.evaluator.initialWeights(settings.model, settings.seed);
-    this.sum = new Float32Array(this.global.length);
+    this.accumulator = new FedAvgAccumulator(this.global.length);
     this.mean = new Float32Array(this.global.length);
     this.hooks.stateChanged();
   }
@@ -182,8 +182,7 @@ export class RoundController {
     }
     clipToNorm(delta, this.settings.clipNorm);
     const weight = clientWeight(update.numExamples, this.settings.clientWeightCap);
-    accumulateWeighted(this.sum, delta, weight);
-    this.totalWeight += weight;
+    this.accumulator.add(delta, weight);
     this.answers.set(clientId, { weight, loss: update.loss });
     client.lastLoss = update.loss;
     this.room.setStatus([clientId], 'submitted');
@@ -235,8 +234,7 @@ export class RoundController {
     const count = Math.min(ready, s.maxClientsPerRound, Math.max(s.minClientsPerRound, Math.ceil(s.fractionClients * ready)));
     this.selected = this.room.sample(count, (s.seed + this.round * 7919 + this.attempt * 104729) >>> 0).map((c) => c.clientId);
     this.answers.clear();
-    this.sum.fill(0);
-    this.totalWeight = 0;
+    this.accumulator.reset();
     this.roundStartedAt = this.timers.now();
     this.deadlineAt = this.roundStartedAt + s.roundDeadlineMs;
     const runId = this.runId;
@@ -272,7 +270,7 @@ export class RoundController {
       return;
     }
     this.moveTo('aggregating');
-    meanInto(this.mean, this.sum, this.totalWeight);
+    this.accumulator.meanInto(this.mean); // folds the last (< 4) staged deltas too
     const weights = [...this.answers.values()].map((a) => a.weight);
     const noiseStd = s.noiseMultiplier > 0 ? dpNoiseStd({ clipNorm: s.clipNorm, noiseMultiplier: s.noiseMultiplier, weights }) : 0;
     if (noiseStd > 0) addGaussianNoise(this.mean, noiseStd, createRng((s.seed ^ (this.round * 0x9e3779b1)) >>> 0));
@@ -299,7 +297,7 @@ export class RoundController {
       loss: result.loss,
       participants: answered,
       selected: this.selected.length,
-      totalWeight: this.totalWeight,
+      totalWeight: this.accumulator.totalWeight,
       noiseStd,
       epsilon: noiseStd > 0 ? gaussianEpsilon({ noiseMultiplier: s.noiseMultiplier, rounds: noisyRounds, delta: DEFAULT_DP_DELTA }) : null,
       delta: noiseStd > 0 ? DEFAULT_DP_DELTA : null,
