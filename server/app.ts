@@ -27,12 +27,9 @@ export async function buildApp(options: AppOptions): Promise<FlockApp> {
   // Per-request lines would drown the round log; errors are still logged by the API's error handler.
   const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: true }) });
   const mnist = options.mnist ?? loadMnist();
-  let evaluator = options.evaluator;
-  if (!evaluator) {
-    const backend = await initNodeBackend();
-    app.log.info(`evaluating on ${mnist.test.count} held-out digits with tfjs ${backend}`);
-    evaluator = new TestSetEvaluator(mnist.test);
-  }
+  const backend = await initNodeBackend(); // evaluation and model export both run tfjs here
+  const evaluator = options.evaluator ?? new TestSetEvaluator(mnist.test);
+  app.log.info(`evaluating on ${mnist.test.count} held-out digits with tfjs ${backend}`);
   const coordinator = new Coordinator(options.settings, mnist, evaluator, (message) => app.log.info(message));
   await app.register(httpApi, { coordinator });
   await app.register(socketTransport, { coordinator, observeIncoming: options.observeIncoming });

@@ -2,7 +2,7 @@
 // model.getWeights() returns them, the parameter count, and a layout hash that
 // lets the coordinator refuse a delta computed for another model.
 
-export const MODEL_NAMES = ['mlp', 'cnn'] as const;
+export const MODEL_NAMES = ['mlp', 'cnn', 'mlp-large'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 export interface ModelSpec {
@@ -20,6 +20,8 @@ export interface ModelSpec {
 }
 
 const MLP_SHAPES = [[784, 200], [200], [200, 200], [200], [200, 10], [10]];
+// A wider MLP with just over a million parameters: the size the coordinator is benchmarked at.
+const MLP_LARGE_SHAPES = [[784, 1024], [1024], [1024, 200], [200], [200, 10], [10]];
 // conv5x5x8 → pool2 → conv5x5x16 → pool2 → dense 256→10 (valid padding: 28→24→12→8→4)
 const CNN_SHAPES = [[5, 5, 1, 8], [8], [5, 5, 8, 16], [16], [256, 10], [10]];
 
@@ -57,6 +59,7 @@ function spec(name: ModelName, title: string, inputShape: number[], shapes: numb
 
 export const MODEL_SPECS: Record<ModelName, ModelSpec> = {
   mlp: spec('mlp', 'MLP 784-200-200-10 (McMahan et al. "2NN")', [784], MLP_SHAPES, false),
+  'mlp-large': spec('mlp-large', 'MLP 784-1024-200-10 (1.01M parameters)', [784], MLP_LARGE_SHAPES, false),
   cnn: spec('cnn', 'CNN: 2×(conv 5×5 + max-pool) + dense softmax', [28, 28, 1], CNN_SHAPES, true),
 };
 

@@ -9,8 +9,9 @@ export function buildModel(tf: Tf, name: ModelName, seed = 1): tfType.Sequential
   const spec = modelSpec(name);
   const init = (offset: number) => tf.initializers.glorotUniform({ seed: seed + offset });
   const model = tf.sequential();
-  if (name === 'mlp') {
-    model.add(tf.layers.dense({ inputShape: spec.inputShape, units: 200, activation: 'relu', kernelInitializer: init(0) }));
+  if (name === 'mlp' || name === 'mlp-large') {
+    const hidden = name === 'mlp' ? 200 : 1024;
+    model.add(tf.layers.dense({ inputShape: spec.inputShape, units: hidden, activation: 'relu', kernelInitializer: init(0) }));
     model.add(tf.layers.dense({ units: 200, activation: 'relu', kernelInitializer: init(1) }));
     model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(2) }));
   } else {

@@ -12,7 +12,7 @@ const num = (minimum: number, maximum: number, description: string) => Type.Numb
 
 export const SettingsSchema = Type.Object(
   {
-    model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m)), { description: 'model to train: mlp or cnn' }),
+    model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m)), { description: 'model to train: mlp, cnn or mlp-large' }),
     rounds: int(1, 10_000, 'rounds to run before stopping'),
     targetAccuracy: num(0, 1, 'stop once global test accuracy reaches this (1 = never stop early)'),
     fractionClients: num(0, 1, 'fraction of ready tabs selected each round'),

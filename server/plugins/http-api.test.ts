@@ -8,6 +8,7 @@ import { decodeDataset } from '../../shared/dataset-format.ts';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
 import { resolveSettings } from '../../shared/settings.ts';
 import { decodeWeights } from '../../shared/wire.ts';
+import * as tf from '@tensorflow/tfjs';
 import { buildApp, type FlockApp } from '../app.ts';
 import { ScriptedEvaluator } from '../test-support.ts';
 
@@ -67,4 +68,22 @@ test('start and stop: 409 when the request does not fit the phase, settings froz
   const frozen = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 4 } });
   assert.equal(frozen.statusCode, 409);
   assert.deepEqual((await flock.app.inject({ method: 'POST', url: '/api/run/stop' })).json(), { ok: true, phase: 'stopped' });
+});
+
+test('the global model downloads in TensorFlow.js format and loads back with the same weights', async () => {
+  const json = await flock.app.inject('/api/model/model.json');
+  assert.equal(json.statusCode, 200, json.body);
+  const modelJson = json.json();
+  assert.deepEqual(modelJson.weightsManifest[0].paths, ['weights.bin']);
+  const weights = (await flock.app.inject('/api/model/weights.bin')).rawPayload;
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest[0].weights,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  );
+  const loaded = new Float32Array(model.getWeights().flatMap((w) => Array.from(w.dataSync())));
+  assert.deepEqual(loaded, flock.coordinator.rounds.global);
+  assert.deepEqual(model.outputs[0].shape, [null, 10]);
 });

@@ -8,6 +8,7 @@ import { resolveSettings, SettingsError, SettingsSchema } from '../../shared/set
 import { encodeWeights } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { RunStateError } from '../round.ts';
+import { exportModel, WEIGHTS_FILE } from '../model-export.ts';
 
 export interface HttpApiOptions {
   coordinator: Coordinator;
@@ -48,6 +49,20 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
     reply.header('content-type', 'application/octet-stream');
     reply.header('x-flock-round', String(coordinator.rounds.history.length));
     return Buffer.from(encodeWeights(spec, coordinator.rounds.global));
+  });
+
+  // The global model as a TensorFlow.js layers model: model.json names weights.bin beside it.
+  app.get('/api/model/model.json', async (_request, reply) => {
+    const { modelJson } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
+    reply.header('content-disposition', 'attachment; filename="model.json"');
+    return modelJson;
+  });
+
+  app.get(`/api/model/${WEIGHTS_FILE}`, async (_request, reply) => {
+    const { weightData } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
+    reply.header('content-type', 'application/octet-stream');
+    reply.header('content-disposition', `attachment; filename="${WEIGHTS_FILE}"`);
+    return Buffer.from(weightData);
   });
 
   app.get(
