@@ -6,6 +6,12 @@ import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { buildApp, type FlockApp } from '../server/app.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
+import type { Access } from '../server/access.ts';
+
+/** e2e rooms are open unless a test asks for a code; admin calls use this token. */
+export const E2E_ACCESS: Access = { adminToken: 'e2e-admin-token', roomCode: null };
+
+export const adminHeaders = (token = E2E_ACCESS.adminToken) => ({ authorization: `Bearer ${token}` });
 
 export interface RunningCoordinator extends FlockApp {
   url: string;
@@ -18,10 +24,11 @@ export interface RunningCoordinator extends FlockApp {
 
 export async function startCoordinator(
   overrides: Partial<Settings>,
-  options: { port?: number; observeIncoming?: (message: IncomingMessage) => void } = {},
+  options: { port?: number; observeIncoming?: (message: IncomingMessage) => void; access?: Partial<Access> } = {},
 ): Promise<RunningCoordinator> {
   const flock = await buildApp({
     settings: resolveSettings(overrides),
+    access: { ...E2E_ACCESS, ...options.access },
     distDir: join(ROOT_DIR, 'dist'),
     observeIncoming: options.observeIncoming,
     logger: process.env.FLOCK_E2E_LOG ? { level: 'info' } : false,

@@ -8,9 +8,13 @@ import httpApi from './plugins/http-api.ts';
 import socketTransport, { type IncomingMessage } from './plugins/socket.ts';
 import staticPage from './plugins/static-page.ts';
 import type { Evaluator } from './round.ts';
+import type { Access } from './access.ts';
 
 export interface AppOptions {
   settings: Settings;
+  access: Access;
+  /** Participant URLs to show (without the room code); default: the listening address. */
+  baseUrls?: string[];
   distDir: string;
   logger?: FastifyServerOptions['logger'];
   mnist?: Mnist;
@@ -30,7 +34,14 @@ export async function buildApp(options: AppOptions): Promise<FlockApp> {
   const backend = await initNodeBackend(); // evaluation and model export both run tfjs here
   const evaluator = options.evaluator ?? new TestSetEvaluator(mnist.test);
   app.log.info(`evaluating on ${mnist.test.count} held-out digits with tfjs ${backend}`);
-  const coordinator = new Coordinator(options.settings, mnist, evaluator, (message) => app.log.info(message));
+  const baseUrls: string[] = options.baseUrls ? [...options.baseUrls] : [];
+  const coordinator = new Coordinator(options.settings, mnist, evaluator, options.access, baseUrls, (message) => app.log.info(message));
+  if (!options.baseUrls) {
+    app.addHook('onListen', async () => {
+      const address = app.server.address();
+      if (address && typeof address === 'object') baseUrls.push(`http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`);
+    });
+  }
   await app.register(httpApi, { coordinator });
   await app.register(socketTransport, { coordinator, observeIncoming: options.observeIncoming });
   await app.register(staticPage, { distDir: options.distDir });

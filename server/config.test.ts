@@ -20,6 +20,17 @@ test('flags and FLOCK_* env vars set settings; flags win', () => {
   assert.equal(loadConfig([], { PORT: '3000' }).port, 3000);
 });
 
+test('the admin token and room code are generated unless given; "none" opens the room', () => {
+  const generated = loadConfig([], {});
+  assert.match(generated.access.roomCode ?? '', /^[A-Z2-9]{6}$/);
+  assert.ok(generated.access.adminToken.length >= 16);
+  const given = loadConfig(['--roomCode', 'math7'], { FLOCK_ADMIN_TOKEN: 'teacher-secret' });
+  assert.deepEqual(given.access, { adminToken: 'teacher-secret', roomCode: 'MATH7' });
+  assert.equal(loadConfig(['--roomCode', 'none'], {}).access.roomCode, null);
+  assert.throws(() => loadConfig(['--roomCode', 'a b'], {}), /roomCode: 3 to 12 letters/);
+  assert.throws(() => loadConfig(['--adminToken', 'short'], {}), /at least 8 characters/);
+});
+
 test('bad config is refused with a message naming the setting', () => {
   assert.throws(() => loadConfig(['--rounds', 'ten'], {}), /rounds: expected a number, got "ten"/);
   assert.throws(() => loadConfig(['--rounds', '0'], {}), /rounds: Expected integer to be greater or equal to 1/);

@@ -1,19 +1,22 @@
 // Turns command-line flags and environment variables into validated settings.
 // Every setting can be given as --name value, --name=value or FLOCK_NAME (UPPER_SNAKE).
 import { DEFAULT_SETTINGS, resolveSettings, SettingsError, type Settings } from '../shared/settings.ts';
+import { generateAdminToken, generateRoomCode, type Access } from './access.ts';
 
 export interface ServerConfig {
   host: string;
   port: number;
   settings: Settings;
+  access: Access;
 }
 
-const SERVER_KEYS = ['host', 'port'] as const;
+const SERVER_KEYS = ['host', 'port', 'adminToken', 'roomCode'] as const;
+const TEXT_KEYS = new Set(['host', 'adminToken', 'roomCode']);
 
 const envName = (key: string) => `FLOCK_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
 function parseValue(key: string, text: string): string | number {
-  const isText = typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] === 'string' || key === 'host';
+  const isText = typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] === 'string' || TEXT_KEYS.has(key);
   if (isText) return text;
   const value = Number(text);
   if (text.trim() === '' || Number.isNaN(value)) throw new SettingsError(`${key}: expected a number, got "${text}"`);
@@ -47,11 +50,21 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   }
   const partial: Record<string, string | number> = {};
   for (const [key, text] of Object.entries(given)) partial[key] = parseValue(key, text);
-  const { host = '0.0.0.0', port = 8080, ...rest } = partial;
+  const { host = '0.0.0.0', port = 8080, adminToken = generateAdminToken(), roomCode = generateRoomCode(), ...rest } = partial;
   if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
     throw new SettingsError(`port: expected an integer 0..65535, got ${port}`);
   }
-  return { host: String(host), port: port as number, settings: resolveSettings(rest) };
+  if (String(adminToken).length < 8) throw new SettingsError('adminToken: use at least 8 characters');
+  const code = String(roomCode).toUpperCase();
+  if (code !== 'NONE' && !/^[A-Z0-9]{3,12}$/.test(code)) {
+    throw new SettingsError(`roomCode: 3 to 12 letters or digits (or "none" for an open room), got "${roomCode}"`);
+  }
+  return {
+    host: String(host),
+    port: port as number,
+    settings: resolveSettings(rest),
+    access: { adminToken: String(adminToken), roomCode: code === 'NONE' ? null : code },
+  };
 }
 
 export { envName };

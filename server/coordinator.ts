@@ -7,6 +7,7 @@ import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room } from './room.ts';
 import { RoundController, type Evaluator, type Timers, realTimers } from './round.ts';
+import type { Access } from './access.ts';
 
 export interface Transport {
   sendRoundStart(clientIds: string[], start: RoundStart): void;
@@ -20,7 +21,16 @@ export class Coordinator {
   readonly shards: ShardStore;
   transport: Transport | null = null;
 
-  constructor(settings: Settings, mnist: Mnist, evaluator: Evaluator, log: (message: string) => void, timers: Timers = realTimers) {
+  constructor(
+    settings: Settings,
+    mnist: Mnist,
+    evaluator: Evaluator,
+    readonly access: Access,
+    /** Where participants can reach this coordinator, e.g. http://192.168.1.20:8080/ (LAN first). */
+    private readonly baseUrls: string[],
+    log: (message: string) => void,
+    timers: Timers = realTimers,
+  ) {
     this.shards = new ShardStore(mnist.train);
     this.rounds = new RoundController(
       settings,
@@ -42,6 +52,20 @@ export class Coordinator {
 
   runState(): RunState {
     const spec = modelSpec(this.settings.model);
-    return { ...this.rounds.state(), clients: this.room.view(), modelTitle: spec.title, paramCount: spec.paramCount };
+    const query = this.access.roomCode ? `?room=${this.access.roomCode}` : '';
+    return {
+      ...this.rounds.state(),
+      clients: this.room.view(),
+      modelTitle: spec.title,
+      paramCount: spec.paramCount,
+      joinUrls: this.baseUrls.map((url) => `${url}${query}`),
+      roomCode: this.access.roomCode,
+    };
+  }
+
+  /** Bytes on the wire to/from one tab: counted for the tab and for the current round. */
+  recordTraffic(clientId: string | undefined, bytesSent: number, bytesReceived: number): void {
+    if (clientId) this.room.recordTraffic(clientId, bytesSent, bytesReceived);
+    this.rounds.recordTraffic(bytesSent, bytesReceived);
   }
 }

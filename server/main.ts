@@ -6,12 +6,13 @@ import { buildApp } from './app.ts';
 import { loadConfig, type ServerConfig } from './config.ts';
 import { ROOT_DIR } from './data-paths.ts';
 
+/** LAN addresses first (what phones in the room can open), localhost last. */
 function reachableAddresses(port: number): string[] {
-  const addresses = Object.values(networkInterfaces())
+  const lan = Object.values(networkInterfaces())
     .flat()
     .filter((a) => a && a.family === 'IPv4' && !a.internal)
     .map((a) => `http://${a!.address}:${port}/`);
-  return [`http://localhost:${port}/`, ...addresses];
+  return [...lan, `http://localhost:${port}/`];
 }
 
 async function main(): Promise<void> {
@@ -25,20 +26,26 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { app } = await buildApp({
+  const port = config.port;
+  const baseUrls = config.host === '127.0.0.1' || config.host === 'localhost' ? [`http://localhost:${port}/`] : reachableAddresses(port);
+  const { app, coordinator } = await buildApp({
     settings: config.settings,
+    access: config.access,
+    baseUrls,
     distDir: join(ROOT_DIR, 'dist'),
     logger: {
       level: process.env.FLOCK_LOG_LEVEL ?? 'info',
       transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname,reqId' } },
     },
   });
-  await app.listen({ host: config.host, port: config.port });
-  const port = (app.server.address() as { port: number }).port;
-  const urls = reachableAddresses(port);
+  await app.listen({ host: config.host, port });
+  const { joinUrls, roomCode } = coordinator.runState();
+  const local = baseUrls[baseUrls.length - 1];
   console.log(`\nFlock coordinator is up (task: MNIST, model ${config.settings.model}).`);
-  console.log(`  Join:      ${urls.join('  ')}`);
-  console.log(`  Dashboard: ${urls[0]}dashboard.html\n`);
+  console.log(`  Join:        ${joinUrls.join('\n               ')}`);
+  console.log(`  Room code:   ${roomCode ?? '(none: open room)'}`);
+  console.log(`  Dashboard:   ${local}dashboard.html#admin=${config.access.adminToken}`);
+  console.log(`  Admin token: ${config.access.adminToken}  (start/stop/reset/settings; set FLOCK_ADMIN_TOKEN to choose it)\n`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void app.close().then(() => process.exit(0)));
   }

@@ -11,7 +11,10 @@ export class ProtocolError extends Error {
 }
 
 const JoinSchema = Type.Object(
-  { clientId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })) },
+  {
+    clientId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
+    roomCode: Type.Optional(Type.String({ maxLength: 32 })),
+  },
   { additionalProperties: false },
 );
 
@@ -29,6 +32,7 @@ const ProgressSchema = Type.Object(
     round: Type.Integer({ minimum: 1 }),
     epoch: Type.Integer({ minimum: 0, maximum: 10_000 }),
     loss: Type.Number(),
+    uploading: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -13,6 +13,9 @@ export interface ClientRecord {
   numExamples: number;
   status: ClientStatus;
   lastLoss: number | null;
+  lastUpdateAt: number | null;
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 export class Room {
@@ -24,7 +27,7 @@ export class Room {
     const known = clientId ? this.clients.get(clientId) : undefined;
     if (known) {
       known.connected = true;
-      known.status = known.backend ? 'ready' : 'joining';
+      known.status = known.backend ? 'idle' : 'joining';
       return known;
     }
     const record: ClientRecord = {
@@ -36,6 +39,9 @@ export class Room {
       numExamples: 0,
       status: 'joining',
       lastLoss: null,
+      lastUpdateAt: null,
+      bytesSent: 0,
+      bytesReceived: 0,
     };
     this.clients.set(record.clientId, record);
     return record;
@@ -50,12 +56,21 @@ export class Room {
     client.backend = report.backend;
     client.backendReason = report.backendReason;
     client.numExamples = report.numExamples;
-    if (client.status === 'joining') client.status = 'ready';
+    if (client.status === 'joining') client.status = 'idle';
   }
 
   disconnect(clientId: string): void {
     const client = this.clients.get(clientId);
-    if (client) client.connected = false;
+    if (!client) return;
+    client.connected = false;
+    if (client.status === 'training' || client.status === 'uploading') client.status = 'dropped';
+  }
+
+  recordTraffic(clientId: string, bytesSent: number, bytesReceived: number): void {
+    const client = this.clients.get(clientId);
+    if (!client) return;
+    client.bytesSent += bytesSent;
+    client.bytesReceived += bytesReceived;
   }
 
   /** Connected tabs that finished loading data and picking a backend. */

@@ -98,6 +98,9 @@ test('at the deadline the round aggregates what arrived if the minimum arrived',
   assert.deepEqual(t.evaluator.evaluated[0], filled(4));
   assert.equal(t.done[0].participants, 1);
   assert.equal(t.done[0].selected, 2);
+  assert.deepEqual(t.done[0].answered, ['a']);
+  assert.deepEqual(t.done[0].late, ['b']);
+  assert.equal(t.room.get('b')?.status, 'late');
 });
 
 test('too few answers by the deadline retry the same round and leave the model unchanged', async () => {
@@ -127,9 +130,12 @@ test('a tab leaving mid-round does not stall it: the round closes with the other
   t.controller.acceptUpdate('a', update(1, 100), filled(1));
   t.controller.acceptUpdate('b', update(1, 100), filled(2));
   t.room.disconnect('c');
+  assert.equal(t.room.get('c')?.status, 'dropped');
   t.controller.clientsChanged();
   await flushAsync();
   assert.deepEqual(t.evaluator.evaluated[0], filled(1.5));
+  assert.deepEqual(t.done[0].dropped, ['c']);
+  assert.deepEqual(t.done[0].late, []);
   assert.equal(t.controller.round, 2);
 });
 
@@ -256,4 +262,20 @@ test('illegal transitions are refused', () => {
   t.controller.stop();
   assert.throws(() => t.controller.stop(), /nothing to stop/);
   assert.throws(() => (t.controller as unknown as { moveTo(p: Phase): void }).moveTo('evaluating'), /illegal transition stopped → evaluating/);
+});
+
+test('reset returns to idle with the initial weights and no history, only between runs', async () => {
+  const t = setup({ rounds: 1 });
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  assert.throws(() => t.controller.reset(), /stop the run before resetting/);
+  t.controller.acceptUpdate('a', update(1, 100), filled(1));
+  t.controller.acceptUpdate('b', update(1, 100), filled(1));
+  await flushAsync();
+  assert.equal(t.controller.phase, 'done');
+  t.controller.reset();
+  assert.equal(t.controller.phase, 'idle');
+  assert.deepEqual(t.controller.history, []);
+  assert.deepEqual(t.controller.global, filled(0));
 });

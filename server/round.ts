@@ -82,6 +82,9 @@ export class RoundController {
   private deadlineAt: number | null = null;
   private deadlineTimer: unknown = null;
   private currentStart: RoundStart | null = null;
+  /** This round's traffic, all tabs. */
+  private bytesSent = 0;
+  private bytesReceived = 0;
   /** Bumped by start/stop so that async work of an abandoned run is dropped. */
   private runId = 0;
 
@@ -121,11 +124,30 @@ export class RoundController {
     if (!this.running) throw new RunStateError(`nothing to stop (phase: ${this.phase})`);
     this.runId++;
     this.clearDeadline();
-    this.room.setStatus(this.selected, 'ready');
+    this.room.setStatus(this.awaiting(), 'idle');
     this.selected = [];
     this.currentStart = null;
     this.message = `stopped in round ${this.round}`;
     this.moveTo('stopped');
+  }
+
+  /** Back to idle with fresh initial weights and no history. */
+  reset(): void {
+    if (this.running) throw new RunStateError('stop the run before resetting it');
+    this.runId++;
+    this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
+    this.history = [];
+    this.round = 0;
+    this.attempt = 0;
+    this.message = 'Press start to begin training';
+    this.phase = 'idle';
+    this.hooks.stateChanged();
+  }
+
+  /** Counts bytes on the wire towards the current round. */
+  recordTraffic(bytesSent: number, bytesReceived: number): void {
+    this.bytesSent += bytesSent;
+    this.bytesReceived += bytesReceived;
   }
 
   /** New settings apply from the next run. */
@@ -185,12 +207,13 @@ export class RoundController {
     this.accumulator.add(delta, weight);
     this.answers.set(clientId, { weight, loss: update.loss });
     client.lastLoss = update.loss;
+    client.lastUpdateAt = this.timers.now();
     this.room.setStatus([clientId], 'submitted');
     if (this.awaiting().length === 0) void this.closeRound('every selected tab answered');
     this.hooks.stateChanged();
   }
 
-  state(): Omit<RunState, 'clients' | 'modelTitle' | 'paramCount'> {
+  state(): Omit<RunState, 'clients' | 'modelTitle' | 'paramCount' | 'joinUrls' | 'roomCode'> {
     return {
       phase: this.phase,
       round: this.round,
@@ -201,6 +224,7 @@ export class RoundController {
       message: this.message,
       settings: this.settings,
       history: this.history,
+      serverNow: this.timers.now(),
     };
   }
 
@@ -235,6 +259,8 @@ export class RoundController {
     this.selected = this.room.sample(count, (s.seed + this.round * 7919 + this.attempt * 104729) >>> 0).map((c) => c.clientId);
     this.answers.clear();
     this.accumulator.reset();
+    this.bytesSent = 0;
+    this.bytesReceived = 0;
     this.roundStartedAt = this.timers.now();
     this.deadlineAt = this.roundStartedAt + s.roundDeadlineMs;
     const runId = this.runId;
@@ -259,7 +285,10 @@ export class RoundController {
     this.clearDeadline();
     const s = this.settings;
     const answered = this.answers.size;
-    this.room.setStatus(this.selected, 'ready');
+    const late = this.awaiting();
+    const dropped = this.selected.filter((id) => !this.answers.has(id) && !this.room.get(id)?.connected);
+    this.room.setStatus(late, 'late');
+    this.room.setStatus(this.answers.keys(), 'idle');
     if (answered < s.minClientsPerRound) {
       this.hooks.log(`round ${this.round} attempt ${this.attempt}: ${reason} with ${answered}/${this.selected.length} updates (need ${s.minClientsPerRound}); retrying`);
       this.attempt++;
@@ -302,6 +331,11 @@ export class RoundController {
       epsilon: noiseStd > 0 ? gaussianEpsilon({ noiseMultiplier: s.noiseMultiplier, rounds: noisyRounds, delta: DEFAULT_DP_DELTA }) : null,
       delta: noiseStd > 0 ? DEFAULT_DP_DELTA : null,
       durationMs: this.timers.now() - this.roundStartedAt,
+      answered: [...this.answers.keys()],
+      late,
+      dropped,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
     };
     this.history.push(metrics);
     this.selected = [];

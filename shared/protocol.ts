@@ -8,7 +8,12 @@ export type BackendName = (typeof BACKENDS)[number];
 
 export type Phase = 'idle' | 'waiting' | 'selecting' | 'training' | 'aggregating' | 'evaluating' | 'done' | 'stopped';
 
-export type ClientStatus = 'joining' | 'ready' | 'training' | 'uploading' | 'submitted';
+/**
+ * joining: loading its shard and picking a backend · idle: ready, not in a round ·
+ * training / uploading: in the current round · submitted: its update was accepted ·
+ * late: missed the last round's deadline · dropped: left in the middle of a round.
+ */
+export type ClientStatus = 'joining' | 'idle' | 'training' | 'uploading' | 'submitted' | 'late' | 'dropped';
 
 export interface ShardInfo {
   index: number;
@@ -20,6 +25,8 @@ export interface ShardInfo {
 export interface JoinRequest {
   /** Sent again on reconnect so the tab keeps its identity and shard. */
   clientId?: string;
+  /** The room's code (from the join URL's ?room= or typed in); required when the room has one. */
+  roomCode?: string;
 }
 
 export interface JoinReply {
@@ -55,6 +62,8 @@ export interface TrainingProgress {
   round: number;
   epoch: number;
   loss: number;
+  /** True once training is over and the delta is being sent. */
+  uploading?: boolean;
 }
 
 export interface UpdateMessage {
@@ -83,6 +92,13 @@ export interface RoundMetrics {
   epsilon: number | null;
   delta: number | null;
   durationMs: number;
+  /** Who answered in time, who missed the deadline, who left mid-round (clientIds). */
+  answered: string[];
+  late: string[];
+  dropped: string[];
+  /** Bytes on the wire this round (all tabs): weights sent out, updates received. */
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 export interface ClientView {
@@ -94,6 +110,11 @@ export interface ClientView {
   status: ClientStatus;
   lastLoss: number | null;
   connected: boolean;
+  /** Server time (ms) of its last accepted update. */
+  lastUpdateAt: number | null;
+  /** Bytes on the wire to and from this tab since it joined. */
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 export interface RunState {
@@ -109,6 +130,12 @@ export interface RunState {
   paramCount: number;
   clients: ClientView[];
   history: RoundMetrics[];
+  /** Server clock when this state was made: countdowns use deadlineAt − serverNow. */
+  serverNow: number;
+  /** URLs a participant can open (LAN addresses first when there are any), with the room code in them. */
+  joinUrls: string[];
+  /** Short code needed to join; null when the room is open. */
+  roomCode: string | null;
 }
 
 export interface ServerToClientEvents {

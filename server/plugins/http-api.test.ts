@@ -13,10 +13,12 @@ import { buildApp, type FlockApp } from '../app.ts';
 import { ScriptedEvaluator } from '../test-support.ts';
 
 let flock: FlockApp;
+const admin = { authorization: 'Bearer test-admin-token' };
 
 before(async () => {
   flock = await buildApp({
     settings: resolveSettings({ shards: 4 }),
+    access: { adminToken: 'test-admin-token', roomCode: null },
     distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
     evaluator: new ScriptedEvaluator(),
   });
@@ -47,27 +49,43 @@ test('global weights download as the binary wire format', async () => {
 });
 
 test('settings: bad values are refused with the field named, good ones apply', async () => {
-  const bad = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { learningRate: -1 } });
+  const bad = await flock.app.inject({ method: 'PUT', url: '/api/settings', headers: admin, payload: { learningRate: -1 } });
   assert.equal(bad.statusCode, 400);
   assert.match(bad.json().error, /learningRate/);
-  const cross = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { noiseMultiplier: 1 } });
+  const cross = await flock.app.inject({ method: 'PUT', url: '/api/settings', headers: admin, payload: { noiseMultiplier: 1 } });
   assert.equal(cross.statusCode, 400);
   assert.match(cross.json().error, /needs clipNorm > 0/);
-  const good = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 3 } });
+  const good = await flock.app.inject({ method: 'PUT', url: '/api/settings', headers: admin, payload: { rounds: 3 } });
   assert.equal(good.statusCode, 200);
   assert.equal(flock.coordinator.settings.rounds, 3);
 });
 
+test('steering needs the admin token: without it or with a wrong one nothing changes', async () => {
+  for (const url of ['/api/run/start', '/api/run/stop', '/api/run/reset']) {
+    const missing = await flock.app.inject({ method: 'POST', url });
+    assert.equal(missing.statusCode, 401, url);
+    assert.match(missing.json().error, /admin token required/);
+    const wrong = await flock.app.inject({ method: 'POST', url, headers: { authorization: 'Bearer guess' } });
+    assert.equal(wrong.statusCode, 403, url);
+    assert.match(wrong.json().error, /wrong admin token: nothing was changed/);
+  }
+  const settings = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 99 } });
+  assert.equal(settings.statusCode, 401);
+  assert.notEqual(flock.coordinator.settings.rounds, 99);
+  assert.equal(flock.coordinator.rounds.phase, 'idle');
+});
+
 test('start and stop: 409 when the request does not fit the phase, settings frozen during a run', async () => {
-  assert.equal((await flock.app.inject({ method: 'POST', url: '/api/run/stop' })).statusCode, 409);
-  const start = await flock.app.inject({ method: 'POST', url: '/api/run/start' });
+  assert.equal((await flock.app.inject({ method: 'POST', url: '/api/run/stop', headers: admin })).statusCode, 409);
+  const start = await flock.app.inject({ method: 'POST', url: '/api/run/start', headers: admin });
   assert.deepEqual(start.json(), { ok: true, phase: 'waiting' });
-  const again = await flock.app.inject({ method: 'POST', url: '/api/run/start' });
+  const again = await flock.app.inject({ method: 'POST', url: '/api/run/start', headers: admin });
   assert.equal(again.statusCode, 409);
   assert.match(again.json().error, /already in progress/);
-  const frozen = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 4 } });
+  const frozen = await flock.app.inject({ method: 'PUT', url: '/api/settings', headers: admin, payload: { rounds: 4 } });
   assert.equal(frozen.statusCode, 409);
-  assert.deepEqual((await flock.app.inject({ method: 'POST', url: '/api/run/stop' })).json(), { ok: true, phase: 'stopped' });
+  assert.deepEqual((await flock.app.inject({ method: 'POST', url: '/api/run/stop', headers: admin })).json(), { ok: true, phase: 'stopped' });
+  assert.deepEqual((await flock.app.inject({ method: 'POST', url: '/api/run/reset', headers: admin })).json(), { ok: true, phase: 'idle' });
 });
 
 test('the global model downloads in TensorFlow.js format and loads back with the same weights', async () => {

@@ -1,6 +1,6 @@
 // The HTTP API: status, history, settings, global weights, shards, start/stop.
 // Every route declares its schema; Fastify validates requests against it.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type } from '@sinclair/typebox';
 import { modelSpec } from '../../shared/model-spec.ts';
@@ -8,6 +8,7 @@ import { resolveSettings, SettingsError, SettingsSchema } from '../../shared/set
 import { encodeWeights } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { RunStateError } from '../round.ts';
+import { AccessError, requireAdmin } from '../access.ts';
 import { exportModel, WEIGHTS_FILE } from '../model-export.ts';
 
 export interface HttpApiOptions {
@@ -19,12 +20,16 @@ const OkReply = Type.Object({ ok: Type.Boolean(), phase: Type.String() });
 
 async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): Promise<void> {
   app.setErrorHandler((error: FastifyError, _request, reply) => {
+    if (error instanceof AccessError) return reply.code(error.statusCode).send({ error: error.message });
     if (error instanceof RunStateError) return reply.code(409).send({ error: error.message });
     if (error instanceof SettingsError) return reply.code(400).send({ error: error.message });
     if (error.validation) return reply.code(400).send({ error: `invalid request: ${error.message}` });
     app.log.error(error);
     return reply.code(error.statusCode ?? 500).send({ error: error.message });
   });
+
+  // Viewing is open; anything that steers the run needs the admin token.
+  const adminOnly = { preHandler: async (request: FastifyRequest) => requireAdmin(coordinator.access, request.headers.authorization) };
 
   app.get('/api/health', async () => ({ ok: true }));
 
@@ -36,7 +41,7 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
 
   app.put(
     '/api/settings',
-    { schema: { body: Type.Partial(SettingsSchema, { additionalProperties: false }), response: { 400: ErrorReply, 409: ErrorReply } } },
+    { ...adminOnly, schema: { body: Type.Partial(SettingsSchema, { additionalProperties: false }), response: { 400: ErrorReply, 409: ErrorReply } } },
     async (request) => {
       const settings = resolveSettings(request.body, coordinator.settings);
       coordinator.rounds.updateSettings(settings);
@@ -77,13 +82,18 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
     },
   );
 
-  app.post('/api/run/start', { schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
+  app.post('/api/run/start', { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
     coordinator.rounds.start();
     return { ok: true, phase: coordinator.rounds.phase };
   });
 
-  app.post('/api/run/stop', { schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
+  app.post('/api/run/stop', { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
     coordinator.rounds.stop();
+    return { ok: true, phase: coordinator.rounds.phase };
+  });
+
+  app.post('/api/run/reset', { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
+    coordinator.rounds.reset();
     return { ok: true, phase: coordinator.rounds.phase };
   });
 }

@@ -22,6 +22,7 @@ const sockets: TabSocket[] = [];
 before(async () => {
   flock = await buildApp({
     settings: resolveSettings({ minClientsToStart: 1, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 }),
+    access: { adminToken: 'test-admin-token', roomCode: null },
     distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
     evaluator: new ScriptedEvaluator(),
   });
@@ -136,4 +137,55 @@ test('a tab that reconnects with its clientId keeps its shard', async () => {
   assert.ok(!('error' in rejoined));
   assert.equal(rejoined.clientId, reply.clientId);
   assert.equal(rejoined.shard.index, reply.shard.index);
+});
+
+test('a room with a code refuses tabs without it or with a wrong one', async () => {
+  const locked = await buildApp({
+    settings: resolveSettings({}),
+    access: { adminToken: 'test-admin-token', roomCode: 'K7QX2M' },
+    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
+    evaluator: new ScriptedEvaluator(),
+  });
+  await locked.app.listen({ host: '127.0.0.1', port: 0 });
+  const socket: TabSocket = connect(`http://127.0.0.1:${(locked.app.server.address() as { port: number }).port}`, {
+    transports: ['websocket'],
+    reconnection: false,
+  });
+  try {
+    const none = await socket.emitWithAck('participant:join', {});
+    assert.match((none as { error: string }).error, /this room needs a code/);
+    const wrong = await socket.emitWithAck('participant:join', { roomCode: 'ZZZZZZ' });
+    assert.match((wrong as { error: string }).error, /wrong room code "ZZZZZZ"/);
+    assert.equal(locked.coordinator.room.view().length, 0);
+    const right = await socket.emitWithAck('participant:join', { roomCode: 'k7qx2m' });
+    assert.ok('clientId' in right);
+    assert.equal(locked.coordinator.runState().joinUrls[0].endsWith('/?room=K7QX2M'), true);
+  } finally {
+    socket.disconnect();
+    await locked.app.close();
+  }
+});
+
+test('traffic is counted per tab and per round: the update and the weights cross the wire once, with little overhead', async () => {
+  for (const earlier of sockets) earlier.disconnect(); // only this tab takes part
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  flock.coordinator.rounds.reset();
+  const tab = await openTab();
+  const { clientId } = await joinReady(tab, 500);
+  const start = new Promise<{ weights: ArrayBuffer }>((resolve) => tab.once('round:start', resolve));
+  flock.coordinator.rounds.start();
+  const { weights } = await start;
+  const done = new Promise((resolve) => tab.once('round:done', resolve));
+  await sendUpdate(tab, { round: 1, numExamples: 500, loss: 1, delta: encodeWeights(spec, new Float32Array(spec.paramCount)) });
+  await done;
+  const metrics = flock.coordinator.rounds.history.at(-1)!;
+  const raw = 4 * spec.paramCount;
+  assert.equal(weights.byteLength, encodeWeights(spec, new Float32Array(spec.paramCount)).byteLength);
+  assert.ok(metrics.bytesReceived >= raw && metrics.bytesReceived <= raw * 1.02, `received ${metrics.bytesReceived}`);
+  assert.ok(metrics.bytesSent >= raw && metrics.bytesSent <= raw * 1.02 * 2, `sent ${metrics.bytesSent}`);
+  assert.deepEqual(metrics.answered, [clientId]);
+  const view = flock.coordinator.room.view().find((c) => c.clientId === clientId)!;
+  assert.ok(view.bytesReceived >= raw);
+  assert.ok(view.lastUpdateAt !== null);
+  flock.coordinator.rounds.stop();
 });

@@ -8,9 +8,11 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/pr
 import { encodedByteLength } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { parseJoin, parseProgress, parseReady, parseUpdate } from '../message-validation.ts';
+import { requireRoomCode } from '../access.ts';
 
 interface SocketData {
   clientId?: string;
+  role?: 'dashboard';
 }
 
 type FlockSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -84,6 +86,12 @@ async function socketTransport(app: FastifyInstance, { coordinator, observeIncom
       return id;
     };
 
+    // Count what crosses the wire at the engine level: binary attachments included.
+    const packetBytes = ({ data }: { data?: unknown }) =>
+      typeof data === 'string' ? Buffer.byteLength(data) : ArrayBuffer.isView(data) || data instanceof ArrayBuffer ? data.byteLength : 0;
+    socket.conn.on('packet', (packet) => coordinator.recordTraffic(socket.data.clientId, 0, packetBytes(packet)));
+    socket.conn.on('packetCreate', (packet) => coordinator.recordTraffic(socket.data.clientId, packetBytes(packet), 0));
+
     if (observeIncoming) {
       socket.use(([event, ...args], next) => {
         observeIncoming({ socketId: socket.id, clientId: socket.data.clientId, event, args });
@@ -95,7 +103,8 @@ async function socketTransport(app: FastifyInstance, { coordinator, observeIncom
       'participant:join',
       guarded((request, ack) => {
         if (typeof ack !== 'function') throw new Error('participant:join needs an acknowledgement callback');
-        const { clientId } = parseJoin(request);
+        const { clientId, roomCode } = parseJoin(request);
+        requireRoomCode(coordinator.access, roomCode);
         const settings = coordinator.settings;
         const client = coordinator.room.join(clientId, settings.shards);
         socket.data.clientId = client.clientId;
@@ -127,7 +136,11 @@ async function socketTransport(app: FastifyInstance, { coordinator, observeIncom
       'participant:progress',
       guarded((raw) => {
         const client = coordinator.room.get(requireClient());
-        if (client) client.lastLoss = parseProgress(raw).loss;
+        const progress = parseProgress(raw);
+        if (client) {
+          client.lastLoss = progress.loss;
+          if (progress.uploading && client.status === 'training') client.status = 'uploading';
+        }
         coordinator.transport?.stateChanged();
       }),
     );
@@ -143,6 +156,7 @@ async function socketTransport(app: FastifyInstance, { coordinator, observeIncom
     );
 
     socket.on('dashboard:join', () => {
+      socket.data.role = 'dashboard';
       void socket.join(DASHBOARDS);
       socket.emit('state', coordinator.runState());
     });
