@@ -100,7 +100,6 @@ test('at the deadline the round aggregates what arrived if the minimum arrived',
   assert.equal(t.done[0].selected, 2);
   assert.deepEqual(t.done[0].answered, ['a']);
   assert.deepEqual(t.done[0].late, ['b']);
-  assert.equal(t.room.get('b')?.status, 'late');
 });
 
 test('too few answers by the deadline retry the same round and leave the model unchanged', async () => {
