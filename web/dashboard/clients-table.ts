@@ -1,15 +1,19 @@
 // The table of connected tabs. Rebuilt from each RunState: with textContent only,
 // since backend reasons come from the tabs and must never be parsed as HTML.
-import type { ClientView, RunState } from '../../shared/protocol.ts';
-import { formatCount, formatStat, shortClientId } from './format.ts';
+// "Last update" ages between states: refreshAges() rewrites just those cells every second.
+import type { ClientStatus, RunState } from '../../shared/protocol.ts';
+import { formatAgo, formatBytes, formatCount, formatStat, shortClientId } from './format.ts';
 
-export type RoundRole = 'answered' | 'training' | '';
-
-export function roundRole(client: ClientView, state: Pick<RunState, 'selected' | 'answered'>): RoundRole {
-  if (state.answered.includes(client.clientId)) return 'answered';
-  if (state.selected.includes(client.clientId)) return 'training';
-  return '';
-}
+/** What each status means, for the pill's tooltip. */
+export const STATUS_MEANINGS: Record<ClientStatus, string> = {
+  joining: 'loading its data and measuring backends',
+  idle: 'ready, not in the current round',
+  training: 'training on its local data for this round',
+  uploading: 'sending its update',
+  submitted: 'its update for this round was accepted',
+  late: 'missed the last round\'s deadline',
+  dropped: 'left in the middle of a round',
+};
 
 function cell(row: HTMLTableRowElement, text: string, className = ''): HTMLTableCellElement {
   const td = row.insertCell();
@@ -18,7 +22,7 @@ function cell(row: HTMLTableRowElement, text: string, className = ''): HTMLTable
   return td;
 }
 
-export function renderClients(tbody: HTMLTableSectionElement, state: RunState): void {
+export function renderClients(tbody: HTMLTableSectionElement, state: RunState, serverNowMs: number): void {
   const rows = state.clients.map((client) => {
     const row = document.createElement('tr');
     row.dataset.clientId = client.clientId;
@@ -33,12 +37,25 @@ export function renderClients(tbody: HTMLTableSectionElement, state: RunState): 
     const status = cell(row, '');
     const pill = document.createElement('span');
     pill.className = `dash-pill status-${client.status}`;
-    pill.textContent = client.status;
+    pill.textContent = client.connected ? client.status : `${client.status} (offline)`;
+    pill.title = STATUS_MEANINGS[client.status];
     status.append(pill);
-    const role = roundRole(client, state);
-    cell(row, role === 'answered' ? 'answered ✓' : role === 'training' ? 'selected' : '', `role-${role || 'none'}`);
     cell(row, client.lastLoss === null ? '—' : formatStat(client.lastLoss), 'num');
+    const updated = cell(row, '', 'num age');
+    if (client.lastUpdateAt !== null) updated.dataset.updatedAt = String(client.lastUpdateAt);
+    // bytesSent / bytesReceived are counted by the coordinator: sent to the tab, received from it.
+    cell(row, formatBytes(client.bytesSent), 'num').title = 'sent to this tab: global weights';
+    cell(row, formatBytes(client.bytesReceived), 'num').title = 'received from this tab: its updates';
     return row;
   });
   tbody.replaceChildren(...rows);
+  refreshAges(tbody, serverNowMs);
+}
+
+/** Rewrites the "last update" cells for the server time `serverNowMs`. */
+export function refreshAges(tbody: HTMLTableSectionElement, serverNowMs: number): void {
+  for (const td of tbody.querySelectorAll<HTMLTableCellElement>('td.age')) {
+    const at = td.dataset.updatedAt;
+    td.textContent = at === undefined ? 'never' : formatAgo(serverNowMs - Number(at));
+  }
 }

@@ -37,3 +37,25 @@ export function formatDurationMs(ms: number): string {
 export function shortClientId(clientId: string): string {
   return clientId.slice(0, 8);
 }
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
+
+/** 812 → "812 B"; 1_594_000 → "1.59 MB" (decimal units, 3 significant digits). */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 999.5 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${Number(value.toPrecision(3))} ${BYTE_UNITS[unit]}`;
+}
+
+/** How long ago, coarsely: "just now", "42 s ago", "3 min ago", "2 h ago". */
+export function formatAgo(ms: number): string {
+  const seconds = Math.floor(Math.max(0, ms) / 1000);
+  if (seconds < 2) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  return `${Math.floor(seconds / 3600)} h ago`;
+}

@@ -1,16 +1,23 @@
 // The coordinator dashboard: joins the 'dashboards' room over Socket.IO, draws every
-// RunState it receives, and starts/stops runs over HTTP. All it shows derives from
-// the last RunState (the coordinator's round.ts owns the truth).
+// RunState it receives, and steers runs over HTTP with the admin token. All it shows
+// derives from the last RunState (the coordinator's round.ts owns the truth).
+//
+// dashboard.html?projector shows only what a class looks at: the QR code and room code,
+// the tab count, the round and the accuracy chart, in large type.
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, RoundMetrics, RunState, ServerToClientEvents } from '../../shared/protocol.ts';
-import { renderClients } from './clients-table.ts';
+import { createTryIt } from '../digit-pad/try-it.ts';
+import { AdminRequestError, sendRunCommand, type RunCommand } from './admin-api.ts';
+import { saveAdminToken, takeAdminToken } from './admin-token.ts';
+import { refreshAges, renderClients } from './clients-table.ts';
 import { formatCount, formatPercent, formatStat } from './format.ts';
 import { renderHistory } from './history-table.ts';
+import { createJoinPanel, primaryJoinUrl } from './join-panel.ts';
 import { describePrivacy } from './privacy-view.ts';
 import { createRoundCharts } from './round-charts.ts';
-import { RunCommandError, sendRunCommand, type RunCommand } from './run-commands.ts';
+import { renderTimeline } from './round-timeline.ts';
 import { describeRun } from './run-view.ts';
-import { settingRows } from './settings-view.ts';
+import { createSettingsForm } from './settings-form.ts';
 
 /** What e2e tests read from the page: `window.flockDashboard`. */
 export interface FlockDashboardHook {
@@ -31,7 +38,7 @@ declare global {
   }
 }
 
-const COUNTDOWN_TICK_MS = 250;
+const TICK_MS = 250;
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -41,8 +48,8 @@ function byId<T extends HTMLElement>(id: string): T {
 
 const view = {
   model: byId('model'),
-  joinLink: byId<HTMLAnchorElement>('join-link'),
   connection: byId('connection'),
+  projectorToggle: byId<HTMLButtonElement>('projector-toggle'),
   phase: byId('phase'),
   roundText: byId('round-text'),
   countdown: byId('countdown'),
@@ -51,15 +58,27 @@ const view = {
   message: byId('message'),
   start: byId<HTMLButtonElement>('start'),
   stop: byId<HTMLButtonElement>('stop'),
+  reset: byId<HTMLButtonElement>('reset'),
   error: byId('error'),
+  adminStatusText: byId('admin-status-text'),
+  adminChange: byId<HTMLButtonElement>('admin-change'),
+  tokenForm: byId<HTMLFormElement>('token-form'),
+  tokenInput: byId<HTMLInputElement>('token-input'),
   accuracy: byId('accuracy'),
   loss: byId('loss'),
   best: byId('best'),
+  tabCount: byId('tab-count'),
+  roundOf: byId('round-of'),
   readyCount: byId('ready-count'),
   clients: byId<HTMLTableSectionElement>('clients'),
   clientCount: byId('client-count'),
   clientsEmpty: byId('clients-empty'),
-  settings: byId<HTMLDListElement>('settings'),
+  timeline: byId<HTMLTableElement>('timeline'),
+  timelineEmpty: byId('timeline-empty'),
+  downloadModel: byId<HTMLButtonElement>('download-model'),
+  modelJsonLink: byId<HTMLAnchorElement>('model-json-link'),
+  weightsLink: byId<HTMLAnchorElement>('weights-link'),
+  modelSnippet: byId('model-snippet'),
   privacyMode: byId('privacy-mode'),
   privacy: byId<HTMLDListElement>('privacy'),
   history: byId<HTMLTableSectionElement>('history'),
@@ -69,19 +88,109 @@ const view = {
 const hook: FlockDashboardHook = { state: null, stateCount: 0, connected: false, lastRoundDone: null, lastError: null };
 window.flockDashboard = hook;
 
-const charts = createRoundCharts(byId<HTMLCanvasElement>('accuracy-chart'), byId<HTMLCanvasElement>('loss-chart'));
-let commandInFlight = false;
-let shownSettingsKey = '';
-let shownHistoryKey = '';
+let adminToken = takeAdminToken();
+/** Coordinator clock minus this page's clock, from the last RunState (latency ignored: a countdown needs seconds). */
+let serverClockOffsetMs = 0;
+const serverNow = () => Date.now() + serverClockOffsetMs;
 
-const joinUrl = `${location.origin}/`;
-view.joinLink.href = joinUrl;
-view.joinLink.textContent = joinUrl;
+const charts = createRoundCharts(byId<HTMLCanvasElement>('accuracy-chart'), byId<HTMLCanvasElement>('loss-chart'));
+const joinPanel = createJoinPanel({
+  qr: byId('join-qr'),
+  url: byId<HTMLAnchorElement>('join-url'),
+  roomCode: byId('room-code'),
+  note: byId('join-note'),
+});
+const tryIt = createTryIt();
+byId('try-it').append(tryIt.element);
+const settingsForm = createSettingsForm(byId<HTMLFormElement>('settings-form'), byId('settings-feedback'), {
+  token: () => adminToken,
+  onTokenRefused: askForToken,
+});
+
+let commandInFlight = false;
+let shownTimelineKey = '';
+let shownHistoryKey = '';
+let shownModelKey = '';
+
+// ---- projector mode -------------------------------------------------------------------
+
+function setProjector(on: boolean): void {
+  document.body.classList.toggle('projector', on);
+  charts.setLargeType(on);
+  view.projectorToggle.setAttribute('aria-pressed', String(on));
+  view.projectorToggle.textContent = on ? 'Exit projector mode' : 'Projector mode';
+  const url = new URL(location.href);
+  if (on) url.searchParams.set('projector', '');
+  else url.searchParams.delete('projector');
+  // "?projector=" reads better as "?projector"
+  history.replaceState(history.state, '', url.href.replace(/([?&]projector)=(?=&|#|$)/, '$1'));
+}
+setProjector(new URLSearchParams(location.search).has('projector'));
+view.projectorToggle.addEventListener('click', () => setProjector(!document.body.classList.contains('projector')));
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && document.body.classList.contains('projector')) setProjector(false);
+});
+
+// ---- admin token ----------------------------------------------------------------------
+
+function showAdminStatus(): void {
+  view.adminStatusText.textContent =
+    adminToken === null ? 'Viewing only: start, stop, reset and settings need the admin token.' : 'Admin token set for this tab.';
+  view.adminChange.hidden = adminToken === null;
+  if (adminToken === null) view.tokenForm.hidden = false;
+}
+
+function askForToken(error: AdminRequestError): void {
+  if (error.status === 403) {
+    // A wrong token is of no further use: forget it, so a reload does not keep sending it.
+    adminToken = null;
+    saveAdminToken(null);
+  }
+  showAdminStatus();
+  view.tokenForm.hidden = false;
+  view.tokenInput.focus();
+}
+
+view.adminChange.addEventListener('click', () => {
+  view.tokenForm.hidden = false;
+  view.tokenInput.focus();
+});
+view.tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = view.tokenInput.value.trim();
+  if (token === '') return;
+  adminToken = token;
+  saveAdminToken(token);
+  view.tokenInput.value = '';
+  view.tokenForm.hidden = true;
+  showError(null);
+  showAdminStatus();
+});
+showAdminStatus();
+
+// ---- rendering ------------------------------------------------------------------------
 
 function showError(message: string | null): void {
   hook.lastError = message;
   view.error.hidden = message === null;
   view.error.textContent = message ?? '';
+}
+
+function renderStatus(state: RunState): void {
+  const run = describeRun(state, serverNow());
+  view.phase.textContent = run.phaseLabel;
+  view.phase.dataset.phase = run.phase;
+  view.roundText.textContent = run.roundText;
+  view.countdown.textContent = run.countdownText;
+  view.progress.value = run.progress;
+  view.progress.title = `${state.history.length} of ${state.settings.rounds} rounds done`;
+  view.answered.textContent = run.answeredText;
+  view.message.textContent = state.message;
+  view.roundOf.textContent = run.roundOfText;
+  view.start.disabled = commandInFlight || !hook.connected || !run.canStart;
+  view.stop.disabled = commandInFlight || !hook.connected || !run.canStop;
+  view.reset.disabled = commandInFlight || !hook.connected || !run.canReset;
+  document.title = `Flock · ${run.phaseLabel}${state.round > 0 ? ` · ${run.roundText.toLowerCase()}` : ''}`;
 }
 
 function fillList(list: HTMLDListElement, rows: { label: string; value: string; title: string }[]): void {
@@ -98,43 +207,36 @@ function fillList(list: HTMLDListElement, rows: { label: string; value: string; 
   );
 }
 
-function renderStatus(state: RunState): void {
-  const run = describeRun(state, Date.now());
-  view.phase.textContent = run.phaseLabel;
-  view.phase.dataset.phase = run.phase;
-  view.roundText.textContent = run.roundText;
-  view.countdown.textContent = run.countdownText;
-  view.progress.value = run.progress;
-  view.progress.title = `${state.history.length} of ${state.settings.rounds} rounds done`;
-  view.answered.textContent = run.answeredText;
-  view.message.textContent = state.message;
-  view.start.disabled = commandInFlight || !hook.connected || !run.canStart;
-  view.stop.disabled = commandInFlight || !hook.connected || !run.canStop;
-  document.title = `Flock · ${run.phaseLabel}${state.round > 0 ? ` · ${run.roundText.toLowerCase()}` : ''}`;
-}
-
 function render(state: RunState): void {
   view.model.textContent = `${state.modelTitle} · ${formatCount(state.paramCount)} parameters`;
   renderStatus(state);
+  joinPanel.show(state);
 
   const last = state.history[state.history.length - 1];
-  view.accuracy.textContent = last ? formatPercent(last.accuracy) : '—';
+  view.accuracy.textContent = last ? formatPercent(last.accuracy, 1) : '—';
   view.loss.textContent = last ? formatStat(last.loss) : '—';
-  view.best.textContent = last ? formatPercent(Math.max(...state.history.map((m) => m.accuracy))) : '—';
-  const ready = state.clients.filter((c) => c.backend !== null).length;
-  view.readyCount.textContent = `${ready} of ${state.clients.length}`;
+  view.best.textContent = last ? formatPercent(Math.max(...state.history.map((m) => m.accuracy)), 1) : '—';
+  const connected = state.clients.filter((c) => c.connected);
+  view.tabCount.textContent = String(connected.length);
+  view.readyCount.textContent = `${connected.filter((c) => c.backend !== null).length} of ${connected.length}`;
 
   charts.show(state.history, state.settings.rounds, state.settings.targetAccuracy);
 
-  renderClients(view.clients, state);
+  renderClients(view.clients, state, serverNow());
   view.clientCount.textContent = String(state.clients.length);
   view.clientsEmpty.hidden = state.clients.length > 0;
 
-  const settingsKey = JSON.stringify(state.settings);
-  if (settingsKey !== shownSettingsKey) {
-    shownSettingsKey = settingsKey;
-    fillList(view.settings, settingRows(state.settings).map((r) => ({ label: r.key, value: r.value, title: r.description })));
+  const running = describeRun(state, serverNow()).running;
+  const timelineKey = [state.history.length, last?.round, last?.attempt, state.round, state.selected.length, state.answered.length, state.clients.length, running].join('|');
+  if (timelineKey !== shownTimelineKey) {
+    shownTimelineKey = timelineKey;
+    renderTimeline(view.timeline, state, running);
+    const empty = view.timeline.tBodies[0].rows.length === 0;
+    view.timeline.hidden = empty;
+    view.timelineEmpty.hidden = !empty;
   }
+
+  settingsForm.show(state.settings);
   const privacy = describePrivacy(state.settings, state.history);
   view.privacyMode.textContent = privacy.mode;
   view.privacyMode.dataset.mode = privacy.mode;
@@ -146,6 +248,16 @@ function render(state: RunState): void {
     renderHistory(view.history, state.history, hook.lastRoundDone?.round ?? null);
   }
   view.historyEmpty.hidden = state.history.length > 0;
+
+  // The global model changes when a round finishes, on reset and when the model or seed changes.
+  const modelKey = `${state.history.length}|${last?.round}|${last?.attempt}|${state.settings.model}|${state.settings.seed}|${state.phase === 'idle'}`;
+  if (modelKey !== shownModelKey) {
+    if (shownModelKey !== '') tryIt.refresh();
+    shownModelKey = modelKey;
+  }
+  // Where others reach this coordinator: the join URL's origin (a LAN address when there is one).
+  const origin = new URL(primaryJoinUrl(state.joinUrls, location.origin)).origin;
+  view.modelSnippet.textContent = `import * as tf from '@tensorflow/tfjs';\nconst model = await tf.loadLayersModel('${origin}/api/model/model.json');\nmodel.predict(tf.zeros([1, ${state.settings.model === 'cnn' ? '28, 28, 1' : '784'}])).print();`;
 }
 
 function setConnected(connected: boolean, detail: string): void {
@@ -155,15 +267,18 @@ function setConnected(connected: boolean, detail: string): void {
   if (hook.state) renderStatus(hook.state);
 }
 
+// ---- commands -------------------------------------------------------------------------
+
 async function runCommand(command: RunCommand): Promise<void> {
   commandInFlight = true;
   if (hook.state) renderStatus(hook.state);
   try {
-    await sendRunCommand(command);
+    await sendRunCommand(command, adminToken);
     showError(null);
   } catch (error) {
-    if (!(error instanceof RunCommandError)) throw error;
+    if (!(error instanceof AdminRequestError)) throw error;
     showError(error.message);
+    if (error.needsToken) askForToken(error);
   } finally {
     commandInFlight = false;
     if (hook.state) renderStatus(hook.state);
@@ -172,6 +287,19 @@ async function runCommand(command: RunCommand): Promise<void> {
 
 view.start.addEventListener('click', () => void runCommand('start'));
 view.stop.addEventListener('click', () => void runCommand('stop'));
+view.reset.addEventListener('click', () => {
+  if (confirm('Reset the run? The global model starts again from fresh weights and the rounds so far are cleared.')) {
+    void runCommand('reset');
+  }
+});
+
+view.downloadModel.addEventListener('click', () => {
+  // Two downloads from one click; the browser may ask once whether the page may download several files.
+  view.modelJsonLink.click();
+  view.weightsLink.click();
+});
+
+// ---- live updates ---------------------------------------------------------------------
 
 const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io();
 socket.on('connect', () => {
@@ -182,6 +310,7 @@ socket.on('connect', () => {
 socket.on('disconnect', (reason) => setConnected(false, `disconnected (${reason}); reconnecting…`));
 socket.on('connect_error', (error) => setConnected(false, `coordinator unreachable (${error.message}); retrying…`));
 socket.on('state', (state) => {
+  serverClockOffsetMs = state.serverNow - Date.now();
   hook.state = state;
   hook.stateCount++;
   render(state);
@@ -192,5 +321,7 @@ socket.on('round:done', (metrics) => {
 socket.on('flock:error', (message) => showError(`coordinator: ${message}`));
 
 setInterval(() => {
-  if (hook.state?.deadlineAt != null) renderStatus(hook.state);
-}, COUNTDOWN_TICK_MS);
+  if (hook.state === null) return;
+  if (hook.state.deadlineAt !== null) renderStatus(hook.state);
+  refreshAges(view.clients, serverNow());
+}, TICK_MS);

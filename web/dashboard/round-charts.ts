@@ -21,6 +21,8 @@ type Point = { x: number; y: number };
 export interface RoundCharts {
   /** Redraws both charts when `history` (or the run's shape) differs from what they show. */
   show(history: readonly RoundMetrics[], plannedRounds: number, targetAccuracy: number): void;
+  /** Axis and legend text for a projector (large) or a screen (chart.js's 12 px). */
+  setLargeType(large: boolean): void;
   readonly accuracy: Chart<'line', Point[]>;
   readonly loss: Chart<'line', Point[]>;
 }
@@ -59,7 +61,12 @@ function lineChart(canvas: HTMLCanvasElement, datasets: ChartDataset<'line', Poi
         },
       },
       plugins: {
-        legend: { display: datasets.length > 1, position: 'bottom', labels: { usePointStyle: true, pointStyle: 'line' } },
+        legend: {
+          display: datasets.length > 1,
+          position: 'bottom',
+          // A series with no points (the target line when there is no target) gets no legend entry.
+          labels: { usePointStyle: true, pointStyle: 'line', filter: (item, data) => (data.datasets[item.datasetIndex ?? 0]?.data.length ?? 0) > 0 },
+        },
         tooltip: {
           callbacks: {
             title: (items) => `round ${items[0]?.parsed.x ?? ''}`,
@@ -100,9 +107,29 @@ export function createRoundCharts(accuracyCanvas: HTMLCanvasElement, lossCanvas:
       for (const chart of [accuracy, loss]) {
         const x = chart.options.scales?.x;
         if (x) x.max = xMax;
+        // Without points chart.js invents a range around the target line; show 0..1 instead.
+        const y = chart.options.scales?.y;
+        if (y) y.min = history.length === 0 ? 0 : undefined;
       }
       accuracy.update('none');
       loss.update('none');
+    },
+    setLargeType(large) {
+      for (const chart of [accuracy, loss]) {
+        const font = { size: large ? 22 : 12 };
+        const { x, y } = chart.options.scales ?? {};
+        for (const scale of [x, y]) {
+          if (!scale) continue;
+          scale.ticks = { ...scale.ticks, font };
+          if ('title' in scale && scale.title) scale.title.font = font;
+        }
+        const legend = chart.options.plugins?.legend;
+        if (legend?.labels) legend.labels.font = font;
+        const dataset = chart.data.datasets[0];
+        dataset.borderWidth = large ? 4 : 2;
+        dataset.pointRadius = large ? 6 : 3;
+        chart.update('none');
+      }
     },
   };
 }

@@ -6,13 +6,14 @@ import { describeRun } from './run-view.ts';
 
 const metrics = (round: number): RoundMetrics => ({
   round, attempt: 1, accuracy: 0.9, loss: 0.3, participants: 2, selected: 2, totalWeight: 2000,
-  noiseStd: 0, epsilon: null, delta: null, durationMs: 4000,
+  noiseStd: 0, epsilon: null, delta: null, durationMs: 4000, answered: [], late: [], dropped: [], bytesSent: 0, bytesReceived: 0,
 });
 
 function runState(overrides: Partial<RunState>): RunState {
   return {
     phase: 'idle', round: 0, attempt: 0, selected: [], answered: [], deadlineAt: null, message: '',
     settings: { ...DEFAULT_SETTINGS, rounds: 20 }, modelTitle: 'MLP', paramCount: 199_210, clients: [], history: [],
+    serverNow: 0, joinUrls: [], roomCode: null,
     ...overrides,
   };
 }
@@ -24,6 +25,8 @@ test('before any run: not started, start allowed, no countdown', () => {
   assert.equal(view.countdownText, '');
   assert.equal(view.canStart, true);
   assert.equal(view.canStop, false);
+  assert.equal(view.canReset, false, 'nothing to reset yet');
+  assert.equal(view.roundOfText, '0 of 20');
 });
 
 test('mid-round: round k of N, answered count, countdown to the deadline', () => {
@@ -39,6 +42,8 @@ test('mid-round: round k of N, answered count, countdown to the deadline', () =>
   assert.equal(view.countdownText, '0:43 left'); // 42.3 s rounds up
   assert.equal(view.canStart, false);
   assert.equal(view.canStop, true);
+  assert.equal(view.canReset, false, 'stop first');
+  assert.equal(view.roundOfText, '6 of 20');
 });
 
 test('a retried round shows its attempt; a passed deadline shows 0:00', () => {
@@ -52,6 +57,7 @@ test('a finished run: full progress, no countdown even if a deadline lingers', (
   assert.equal(view.progress, 1);
   assert.equal(view.countdownText, '');
   assert.equal(view.canStart, true);
+  assert.equal(view.canReset, true);
 });
 
 test('a run that reached its target early shows a full progress bar', () => {

@@ -30,13 +30,18 @@ export interface RunView {
   countdownText: string;
   canStart: boolean;
   canStop: boolean;
+  /** Reset (fresh weights, history cleared) is offered between runs. */
+  canReset: boolean;
+  /** "3 of 20" for the projector; "0 of 20" before the first round. */
+  roundOfText: string;
 }
 
 export function isRunning(phase: Phase): boolean {
   return RUNNING_PHASES.includes(phase);
 }
 
-export function describeRun(state: RunState, nowMs: number): RunView {
+/** `serverNowMs`: the coordinator's clock now (the page's clock plus the offset RunState.serverNow gives). */
+export function describeRun(state: RunState, serverNowMs: number): RunView {
   const running = isRunning(state.phase);
   const plannedRounds = state.settings.rounds;
   const retry = state.attempt > 1 ? ` (attempt ${state.attempt})` : '';
@@ -44,7 +49,7 @@ export function describeRun(state: RunState, nowMs: number): RunView {
   const inRound = state.selected.length > 0;
   const answeredText = inRound ? `${state.answered.length} of ${state.selected.length} selected tabs answered` : '';
   const countdownText =
-    running && state.deadlineAt !== null ? `${formatCountdown(state.deadlineAt - nowMs)} left` : '';
+    running && state.deadlineAt !== null ? `${formatCountdown(state.deadlineAt - serverNowMs)} left` : '';
   return {
     phase: state.phase,
     phaseLabel: PHASE_LABELS[state.phase],
@@ -56,5 +61,7 @@ export function describeRun(state: RunState, nowMs: number): RunView {
     countdownText,
     canStart: !running,
     canStop: running,
+    canReset: !running && (state.round > 0 || state.history.length > 0 || state.phase !== 'idle'),
+    roundOfText: `${state.round} of ${plannedRounds}`,
   };
 }

@@ -1,0 +1,115 @@
+// The settings form's fields, derived from SettingsSchema (so a new knob shows up in the
+// form with its description, under "other"), and the parsing of what was typed into them.
+// Pure: no DOM, tested in Node. Range checks are left to the coordinator, which validates
+// with the same schema and answers with a message naming the field.
+import { SettingsSchema, type Settings } from '../../shared/settings.ts';
+
+export type SettingKey = keyof Settings;
+
+export interface SettingField {
+  key: SettingKey;
+  label: string;
+  description: string;
+  group: string;
+  /** A choice between fixed values (a <select>), or a number (an <input type=number>). */
+  kind: 'choice' | 'number';
+  choices: string[];
+  min?: number;
+  max?: number;
+  integer: boolean;
+  /** The form shows value / scale: the deadline is typed in seconds, sent in ms. */
+  scale: number;
+  unit: string;
+}
+
+interface FieldLook {
+  label: string;
+  group: string;
+  scale?: number;
+  unit?: string;
+}
+
+const LOOKS: Record<SettingKey, FieldLook> = {
+  rounds: { label: 'rounds', group: 'run' },
+  targetAccuracy: { label: 'target accuracy', group: 'run', unit: '0–1' },
+  roundDeadlineMs: { label: 'round deadline', group: 'run', scale: 1000, unit: 's' },
+  minClientsToStart: { label: 'tabs needed to start', group: 'run' },
+  fractionClients: { label: 'fraction of tabs', group: 'tabs per round', unit: '0–1' },
+  minClientsPerRound: { label: 'at least', group: 'tabs per round' },
+  maxClientsPerRound: { label: 'at most', group: 'tabs per round' },
+  model: { label: 'model', group: 'local training' },
+  localEpochs: { label: 'local epochs', group: 'local training' },
+  batchSize: { label: 'batch size', group: 'local training' },
+  learningRate: { label: 'learning rate', group: 'local training' },
+  partition: { label: 'partition', group: 'data' },
+  shards: { label: 'shards', group: 'data' },
+  seed: { label: 'seed', group: 'data' },
+  clipNorm: { label: 'clip norm C', group: 'privacy', unit: '0 = off' },
+  noiseMultiplier: { label: 'noise multiplier z', group: 'privacy', unit: '0 = off' },
+  clientWeightCap: { label: 'weight cap', group: 'privacy', unit: 'examples, 0 = none' },
+};
+
+export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'privacy', 'other'] as const;
+
+interface SchemaProperty {
+  description?: string;
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  anyOf?: { const?: unknown }[];
+}
+
+export function settingFields(): SettingField[] {
+  const properties = SettingsSchema.properties as unknown as Record<SettingKey, SchemaProperty>;
+  const fields = (Object.keys(properties) as SettingKey[]).map((key): SettingField => {
+    const property = properties[key];
+    const look: FieldLook = LOOKS[key] ?? { label: key, group: 'other' };
+    const choices = (property.anyOf ?? []).map((option) => String(option.const));
+    return {
+      key,
+      label: look.label,
+      description: property.description ?? '',
+      group: look.group,
+      kind: choices.length > 0 ? 'choice' : 'number',
+      choices,
+      min: property.minimum ?? property.exclusiveMinimum,
+      max: property.maximum,
+      integer: property.type === 'integer',
+      scale: look.scale ?? 1,
+      unit: look.unit ?? '',
+    };
+  });
+  const order = (f: SettingField) => SETTING_GROUPS.indexOf(f.group as (typeof SETTING_GROUPS)[number]);
+  return fields.sort((a, b) => order(a) - order(b));
+}
+
+/** What a field shows for a setting's value. */
+export function formValue(field: SettingField, value: Settings[SettingKey]): string {
+  return typeof value === 'number' ? String(value / field.scale) : String(value);
+}
+
+export type ParsedForm = { ok: true; changes: Partial<Settings> } | { ok: false; problems: string[] };
+
+/** The settings that differ from `current`, from the form's text values (by key). */
+export function changedSettings(fields: readonly SettingField[], values: Record<string, string>, current: Settings): ParsedForm {
+  const changes: Record<string, string | number> = {};
+  const problems: string[] = [];
+  for (const field of fields) {
+    const text = (values[field.key] ?? '').trim();
+    let value: string | number;
+    if (field.kind === 'choice') {
+      value = text;
+    } else {
+      const typed = text === '' ? NaN : Number(text);
+      if (!Number.isFinite(typed)) {
+        problems.push(`${field.label}: enter a number${text === '' ? '' : ` (got "${text}")`}`);
+        continue;
+      }
+      // Rounded after scaling, so 1.5 s is 1500 ms and not 1500.0000000000002.
+      value = field.scale === 1 ? typed : Math.round(typed * field.scale);
+    }
+    if (value !== current[field.key]) changes[field.key] = value;
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, changes: changes as Partial<Settings> };
+}
