@@ -31,7 +31,7 @@ interface FieldLook {
 
 const LOOKS: Record<SettingKey, FieldLook> = {
   rounds: { label: 'rounds', group: 'run' },
-  targetAccuracy: { label: 'target accuracy', group: 'run', unit: '0–1' },
+  targetAccuracy: { label: 'target accuracy', group: 'run', unit: '1 = off' },
   roundDeadlineMs: { label: 'round deadline', group: 'run', scale: 1000, unit: 's' },
   minClientsToStart: { label: 'tabs needed to start', group: 'run' },
   fractionClients: { label: 'fraction of tabs', group: 'tabs per round', unit: '0–1' },
@@ -46,7 +46,7 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   seed: { label: 'seed', group: 'data' },
   clipNorm: { label: 'clip norm C', group: 'privacy', unit: '0 = off' },
   noiseMultiplier: { label: 'noise multiplier z', group: 'privacy', unit: '0 = off' },
-  clientWeightCap: { label: 'weight cap', group: 'privacy', unit: 'examples, 0 = none' },
+  clientWeightCap: { label: 'weight cap', group: 'privacy', unit: '0 = off' },
 };
 
 export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'privacy', 'other'] as const;
