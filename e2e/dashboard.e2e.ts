@@ -119,6 +119,26 @@ test('a digit drawn on the try-it pad gets a prediction and 10 probabilities', a
   assert.equal(probabilities.indexOf(Math.max(...probabilities)), digit, 'the prediction is the most probable digit');
 });
 
+test('Download model saves model.json and weights.bin, and the snippet names this coordinator', async () => {
+  const downloads: { name: string; bytes: number }[] = [];
+  const saved = new Promise<void>((resolve) => {
+    page.on('download', async (download) => {
+      const stream = await download.createReadStream();
+      let bytes = 0;
+      for await (const chunk of stream) bytes += (chunk as Buffer).length;
+      downloads.push({ name: download.suggestedFilename(), bytes });
+      if (downloads.length === 2) resolve();
+    });
+  });
+  await page.getByTestId('download-model').click();
+  await saved;
+  const byName = Object.fromEntries(downloads.map((d) => [d.name, d.bytes]));
+  assert.deepEqual(Object.keys(byName).sort(), ['model.json', 'weights.bin']);
+  assert.equal(byName['weights.bin'], 4 * 199_210, 'the mlp\'s 199,210 float32 weights');
+  const snippet = (await page.getByTestId('model-snippet').textContent()) ?? '';
+  assert.ok(snippet.includes(`tf.loadLayersModel('${new URL(coordinator.state().joinUrls[0]).origin}/api/model/model.json')`), snippet);
+});
+
 test('the admin token in the dashboard link is taken and removed from the address bar', async () => {
   const [tab] = await openTabs(browser, `${coordinator.url}/dashboard.html#admin=${E2E_ACCESS.adminToken}`, 1);
   await tab.waitForFunction(() => window.flockDashboard?.state !== null);

@@ -1,0 +1,103 @@
+// The core promise: four real headless Chromium tabs, each picking its backend by
+// measurement and training on its own IID shard, federate an MLP to ≥ 0.90 test
+// accuracy; and nothing but model deltas and small metadata reaches the coordinator.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright';
+import { MODEL_SPECS } from '../shared/model-spec.ts';
+import { decodeWeights, encodedByteLength } from '../shared/wire.ts';
+import type { IncomingMessage } from '../server/plugins/socket.ts';
+import { launchChromium, openTabs } from './browser.ts';
+import { adminHeaders, startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { tabView, waitForTab } from './participant-page.ts';
+
+const TABS = 4;
+const ROUNDS = 6;
+const received: IncomingMessage[] = [];
+let coordinator: RunningCoordinator;
+let browser: Browser;
+let tabs: Page[];
+
+before(async () => {
+  coordinator = await startCoordinator(
+    { shards: TABS, rounds: ROUNDS, targetAccuracy: 1, minClientsToStart: TABS, minClientsPerRound: TABS - 1, localEpochs: 2, roundDeadlineMs: 180_000 },
+    { observeIncoming: (message) => received.push(message) },
+  );
+  browser = await launchChromium({ webgpu: true }); // every backend is on offer to the probe
+  tabs = await openTabs(browser, `${coordinator.url}/`, TABS);
+});
+
+after(async () => {
+  await browser?.close();
+  await coordinator?.close();
+});
+
+test(`${TABS} tabs federate the MLP to at least 0.90 global test accuracy in ${ROUNDS} rounds`, { timeout: 600_000 }, async () => {
+  await coordinator.waitFor(`${TABS} ready tabs`, (s) => s.clients.filter((c) => c.backend !== null).length === TABS, 180_000);
+  const start = await fetch(`${coordinator.url}/api/run/start`, { method: 'POST', headers: adminHeaders() });
+  assert.equal(start.status, 200, await start.text());
+  const state = await coordinator.waitFor('the run to finish', (s) => s.phase === 'done' || s.phase === 'stopped', 480_000);
+
+  console.log('round  accuracy  loss    participants');
+  for (const m of state.history) console.log(`${String(m.round).padStart(5)}  ${m.accuracy.toFixed(4)}    ${m.loss.toFixed(4)}  ${m.participants}/${m.selected}`);
+  for (const [i, page] of tabs.entries()) {
+    const view = await tabView(page);
+    console.log(`tab ${i}: ${view.backend} — ${view.backendReason}`);
+  }
+
+  assert.equal(state.phase, 'done', state.message);
+  assert.equal(state.history.length, ROUNDS);
+  const final = state.history.at(-1)!;
+  assert.ok(final.accuracy >= 0.9, `final global test accuracy ${final.accuracy} < 0.90`);
+  assert.ok(state.history[0].accuracy < final.accuracy, 'accuracy should improve over the run');
+  for (const page of tabs) {
+    const view = await tabView(page);
+    assert.ok(view.backend, 'each tab reports its backend');
+    assert.ok(view.probe.some((p) => p.examplesPerSec !== null), 'the backend was picked by measuring');
+    assert.ok(view.updatesAccepted >= ROUNDS - 1, `tab ${view.clientId}: ${view.updatesAccepted} updates accepted`);
+    assert.equal(view.updatesRejected, 0);
+  }
+});
+
+test('tfjs memory stays flat across rounds in every tab', async () => {
+  for (const page of tabs) {
+    await waitForTab(page, 'numTensors reported', 'flock.numTensors !== null');
+    const { numTensors } = await tabView(page);
+    // One model's weights + its training data + optimizer-free SGD: a small constant, not growing with rounds.
+    assert.ok(numTensors !== null && numTensors < 40, `numTensors ${numTensors}`);
+  }
+});
+
+test('only model deltas and small metadata reached the coordinator: no pixels, no labels', () => {
+  const spec = MODEL_SPECS.mlp;
+  const allowed = new Set(['participant:join', 'participant:ready', 'participant:progress', 'participant:update']);
+  let updates = 0;
+  for (const message of received) {
+    assert.ok(allowed.has(message.event), `unexpected event ${message.event}`);
+    const [payload] = message.args;
+    if (message.event === 'participant:update') {
+      updates++;
+      const { delta, ...meta } = payload as Record<string, unknown>;
+      assert.deepEqual(Object.keys(meta).sort(), ['loss', 'numExamples', 'round']);
+      assert.ok(ArrayBuffer.isView(delta), 'the delta arrives as binary');
+      assert.equal((delta as Uint8Array).byteLength, encodedByteLength(spec));
+      assert.equal(decodeWeights(spec, delta).length, spec.paramCount, 'the only binary is a weight vector of the model');
+    } else {
+      const json = JSON.stringify(message.args);
+      assert.ok(json.length < 2048, `${message.event} carried ${json.length} bytes: ${json.slice(0, 200)}`);
+      assert.ok(!message.args.some((arg) => hasBinary(arg)), `${message.event} carried binary data`);
+    }
+  }
+  assert.ok(updates >= TABS * (ROUNDS - 1), `${updates} updates recorded`);
+  // The engine-level byte count agrees: each tab sent about one model per round, not its 2,000 digits (1.57 MB).
+  for (const client of coordinator.state().clients) {
+    const perUpdate = encodedByteLength(spec);
+    assert.ok(client.bytesReceived < (ROUNDS + 1) * perUpdate * 1.02, `tab ${client.clientId} sent ${client.bytesReceived} bytes`);
+  }
+});
+
+function hasBinary(value: unknown): boolean {
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return true;
+  if (value && typeof value === 'object') return Object.values(value).some(hasBinary);
+  return false;
+}
