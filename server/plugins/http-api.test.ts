@@ -71,6 +71,8 @@ test('steering needs the admin token: without it or with a wrong one nothing cha
   }
   const settings = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: 99 } });
   assert.equal(settings.statusCode, 401);
+  const badBody = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: -1 } });
+  assert.equal(badBody.statusCode, 401, 'the token is checked before the body');
   assert.notEqual(flock.coordinator.settings.rounds, 99);
   assert.equal(flock.coordinator.rounds.phase, 'idle');
 });

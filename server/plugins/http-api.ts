@@ -29,7 +29,8 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
   });
 
   // Viewing is open; anything that steers the run needs the admin token.
-  const adminOnly = { preHandler: async (request: FastifyRequest) => requireAdmin(coordinator.access, request.headers.authorization) };
+  // onRequest: the token is checked before the body, so a stranger learns nothing from validation errors.
+  const adminOnly = { onRequest: async (request: FastifyRequest) => requireAdmin(coordinator.access, request.headers.authorization) };
 
   app.get('/api/health', async () => ({ ok: true }));
 
@@ -59,6 +60,7 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
   // The global model as a TensorFlow.js layers model: model.json names weights.bin beside it.
   app.get('/api/model/model.json', async (_request, reply) => {
     const { modelJson } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
+    reply.header('access-control-allow-origin', '*'); // tf.loadLayersModel from any page
     reply.header('content-disposition', 'attachment; filename="model.json"');
     return modelJson;
   });
@@ -66,6 +68,7 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
   app.get(`/api/model/${WEIGHTS_FILE}`, async (_request, reply) => {
     const { weightData } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
     reply.header('content-type', 'application/octet-stream');
+    reply.header('access-control-allow-origin', '*');
     reply.header('content-disposition', `attachment; filename="${WEIGHTS_FILE}"`);
     return Buffer.from(weightData);
   });
