@@ -51,10 +51,11 @@ test(`${TABS} tabs federate the MLP to at least 0.90 global test accuracy in ${R
   assert.ok(final.accuracy >= 0.9, `final global test accuracy ${final.accuracy} < 0.90`);
   assert.ok(state.history[0].accuracy < final.accuracy, 'accuracy should improve over the run');
   for (const page of tabs) {
+    // every round aggregated all four tabs, so each tab's acks arrive shortly after
+    await waitForTab(page, 'every update acknowledged', `flock.updatesAccepted === ${ROUNDS}`, 15_000);
     const view = await tabView(page);
     assert.ok(view.backend, 'each tab reports its backend');
     assert.ok(view.probe.some((p) => p.examplesPerSec !== null), 'the backend was picked by measuring');
-    assert.ok(view.updatesAccepted >= ROUNDS - 1, `tab ${view.clientId}: ${view.updatesAccepted} updates accepted`);
     assert.equal(view.updatesRejected, 0);
   }
 });
