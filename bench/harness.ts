@@ -2,13 +2,23 @@
 // asserts: a missed target is printed and recorded, not thrown.
 import { performance } from 'node:perf_hooks';
 
-/** One line of the results table. `target` is a floor: the figure passes when figure >= target. */
+/**
+ * One line of the results table. `target` is a floor (figure >= target passes) unless `targetIs`
+ * says 'atMost': then it is a ceiling, for latencies, overheads and counts of failures.
+ */
 export interface BenchRow {
   name: string;
   figure: number;
   unit: string;
   /** Omitted for reference rows (e.g. memcpy), which have nothing to pass. */
   target?: number;
+  targetIs?: 'atLeast' | 'atMost';
+}
+
+/** null for reference rows. */
+export function meetsTarget(row: BenchRow): boolean | null {
+  if (row.target === undefined) return null;
+  return row.targetIs === 'atMost' ? row.figure <= row.target : row.figure >= row.target;
 }
 
 export interface TimingOptions {

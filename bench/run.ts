@@ -4,20 +4,20 @@
 //   npm run bench                 everything
 //   npm run bench -- fedavg clip  only benchmarks whose name contains "fedavg" or "clip"
 //
-// A benchmark is any function a *.bench.ts file exports; it returns rows (harness.ts).
+// A benchmark is any function a *.bench.ts file exports; it returns rows (harness.ts), or a promise of them.
 // Benchmarks run one after another in this process: on two cores, in parallel they would
 // time each other. Missed targets are reported, not failed on: timings are not tests.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BenchRow } from './harness.ts';
+import { meetsTarget, type BenchRow } from './harness.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 const SUFFIX = '.bench.ts';
 
-type Benchmark = () => BenchRow[];
+type Benchmark = () => BenchRow[] | Promise<BenchRow[]>;
 
 function machine() {
   const cores = cpus();
@@ -31,13 +31,18 @@ function formatFigure(x: number): string {
 }
 
 function verdict(row: BenchRow): string {
+  const pass = meetsTarget(row);
+  return pass === null ? '' : pass ? 'pass' : 'FAIL';
+}
+
+function formatTarget(row: BenchRow): string {
   if (row.target === undefined) return '';
-  return row.figure >= row.target ? 'pass' : 'FAIL';
+  return `${row.targetIs === 'atMost' ? '<=' : '>='} ${formatFigure(row.target)}`;
 }
 
 function printTable(rows: BenchRow[]): void {
   const header = ['name', 'figure', 'unit', 'target', 'pass/fail'];
-  const cells = rows.map((r) => [r.name, formatFigure(r.figure), r.unit, r.target === undefined ? '' : `>= ${formatFigure(r.target)}`, verdict(r)]);
+  const cells = rows.map((r) => [r.name, formatFigure(r.figure), r.unit, formatTarget(r), verdict(r)]);
   const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
   const line = (row: string[]) => row.map((cell, c) => (c === 1 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join(' | ');
   console.log(line(header));
@@ -67,14 +72,14 @@ async function main(): Promise<number> {
   const allRows: BenchRow[] = [];
   for (const { name, run } of toRun) {
     process.stdout.write(`running ${name}…\n`);
-    const rows = run();
+    const rows = await run();
     allRows.push(...rows);
-    const results = { benchmark: name, date: new Date().toISOString(), machine: info, rows: rows.map((r) => ({ ...r, target: r.target ?? null, pass: r.target === undefined ? null : r.figure >= r.target })) };
+    const results = { benchmark: name, date: new Date().toISOString(), machine: info, rows: rows.map((r) => ({ ...r, target: r.target ?? null, pass: meetsTarget(r) })) };
     writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
   }
   console.log('');
   printTable(allRows);
-  const missed = allRows.filter((r) => r.target !== undefined && r.figure < r.target);
+  const missed = allRows.filter((r) => meetsTarget(r) === false);
   console.log(`\n${missed.length === 0 ? 'all targets met' : `${missed.length} target(s) missed: ${missed.map((r) => r.name).join(', ')}`}; results in bench/results/`);
   return 0;
 }

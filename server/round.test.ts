@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MODEL_SPECS } from '../shared/model-spec.ts';
+import { MODEL_SPECS, type ModelName } from '../shared/model-spec.ts';
 import type { Phase, RoundMetrics, RoundStart } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { decodeWeights } from '../shared/wire.ts';
@@ -10,20 +10,45 @@ import { flushAsync, ManualTimers, ScriptedEvaluator } from './test-support.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
 
-function setup(overrides: Partial<Settings> = {}, evaluator = new ScriptedEvaluator()) {
+/** Evaluations that end when the test says so, to see what happens while one is running. */
+class DeferredEvaluator extends ScriptedEvaluator {
+  private readonly running: ((accuracy: number) => void)[] = [];
+
+  override evaluate(_model: ModelName, weights: Float32Array): Promise<{ accuracy: number; loss: number }> {
+    this.evaluated.push(weights.slice());
+    return new Promise((resolve) => this.running.push((accuracy) => resolve({ accuracy, loss: 1 - accuracy })));
+  }
+
+  /** Ends the oldest running evaluation with this accuracy. */
+  finish(accuracy: number): void {
+    const next = this.running.shift();
+    assert.ok(next, 'no evaluation is running');
+    next(accuracy);
+  }
+}
+
+function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Partial<Settings> = {}, evaluator: E = new ScriptedEvaluator() as E) {
   const settings = resolveSettings({ rounds: 3, minClientsPerRound: 2, minClientsToStart: 2, roundDeadlineMs: 10_000, ...overrides });
   const room = new Room();
   const timers = new ManualTimers();
   const phases: Phase[] = [];
   const starts: { ids: string[]; start: RoundStart }[] = [];
   const done: RoundMetrics[] = [];
+  /** round:start and round:done in the order they went out. */
+  const events: string[] = [];
   const controller = new RoundController(
     settings,
     room,
     evaluator,
     {
-      sendRoundStart: (ids, start) => starts.push({ ids, start }),
-      publishRoundDone: (m) => done.push(m),
+      sendRoundStart: (ids, start) => {
+        starts.push({ ids, start });
+        events.push(`start ${start.round}`);
+      },
+      publishRoundDone: (m) => {
+        done.push(m);
+        events.push(`done ${m.round}`);
+      },
       stateChanged: () => {
         if (phases.at(-1) !== controller.phase) phases.push(controller.phase);
       },
@@ -36,7 +61,7 @@ function setup(overrides: Partial<Settings> = {}, evaluator = new ScriptedEvalua
     room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples });
     controller.clientsChanged();
   };
-  return { settings, room, timers, phases, starts, done, controller, evaluator, addTab };
+  return { settings, room, timers, phases, starts, done, events, controller, evaluator, addTab };
 }
 
 const filled = (value: number) => new Float32Array(P).fill(value);
@@ -70,10 +95,77 @@ test('when every selected tab answers, the global model moves by the example-wei
   assert.equal(t.done.length, 1);
   assert.equal(t.done[0].participants, 2);
   assert.equal(t.done[0].totalWeight, 400);
-  assert.deepEqual(t.phases, ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'evaluating', 'waiting', 'selecting', 'training']);
+  assert.deepEqual(t.phases, ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'waiting', 'selecting', 'training']);
   assert.equal(t.controller.round, 2);
   assert.equal(t.starts.length, 2);
   assert.deepEqual(decodeWeights(MODEL_SPECS.mlp, t.starts[1].start.weights), filled(2.5));
+});
+
+test('the next round starts on the new model before the last one is evaluated; results follow in round order', async () => {
+  const t = setup({}, new DeferredEvaluator());
+  t.addTab('a', 100);
+  t.addTab('b', 300);
+  t.controller.start();
+  t.controller.acceptUpdate('a', update(1, 100), filled(1));
+  t.controller.acceptUpdate('b', update(1, 300), filled(3));
+  // at once, without waiting for the evaluation: round 2 is out with the new model
+  assert.equal(t.controller.phase, 'training');
+  assert.equal(t.controller.round, 2);
+  assert.deepEqual(decodeWeights(MODEL_SPECS.mlp, t.starts[1].start.weights), filled(2.5));
+  assert.deepEqual(t.evaluator.evaluated, [filled(2.5)]);
+  assert.deepEqual(t.events, ['start 1', 'start 2']);
+
+  // round 2 answers before round 1's accuracy is in: it waits, and the model stays round 1's
+  t.controller.acceptUpdate('a', update(2, 100), filled(1));
+  t.controller.acceptUpdate('b', update(2, 300), filled(1));
+  await flushAsync();
+  assert.equal(t.controller.phase, 'aggregating');
+  assert.deepEqual(t.controller.global, filled(2.5));
+  assert.equal(t.done.length, 0);
+
+  t.evaluator.finish(0.5);
+  await flushAsync();
+  assert.deepEqual(t.events, ['start 1', 'start 2', 'done 1', 'start 3']);
+  assert.equal(t.done[0].accuracy, 0.5);
+  assert.deepEqual(t.controller.global, filled(3.5));
+  assert.deepEqual(t.evaluator.evaluated, [filled(2.5), filled(3.5)]);
+
+  t.evaluator.finish(0.6);
+  await flushAsync();
+  t.controller.acceptUpdate('a', update(3, 100), filled(1));
+  t.controller.acceptUpdate('b', update(3, 300), filled(1));
+  await flushAsync();
+  assert.equal(t.controller.phase, 'evaluating', 'the last round waits for its evaluation');
+  t.evaluator.finish(0.7);
+  await flushAsync();
+  assert.deepEqual(t.events, ['start 1', 'start 2', 'done 1', 'start 3', 'done 2', 'done 3']);
+  assert.deepEqual(t.done.map((m) => [m.round, m.accuracy]), [[1, 0.5], [2, 0.6], [3, 0.7]]);
+  assert.equal(t.controller.phase, 'done');
+  assert.match(t.controller.message, /done: 3 rounds, accuracy 0.7000/);
+});
+
+test('reaching the target while the next round trains ends the run at the round that reached it', async () => {
+  const t = setup({ rounds: 10, targetAccuracy: 0.9 }, new DeferredEvaluator());
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  t.controller.acceptUpdate('a', update(1, 100), filled(1));
+  t.controller.acceptUpdate('b', update(1, 100), filled(1));
+  t.controller.acceptUpdate('a', update(2, 100), filled(5)); // one tab of round 2 is already back
+  assert.equal(t.room.get('a')?.status, 'submitted');
+  t.evaluator.finish(0.95);
+  await flushAsync();
+  assert.equal(t.controller.phase, 'done');
+  assert.equal(t.controller.round, 1);
+  assert.match(t.controller.message, /reached target accuracy 0.9 in round 1/);
+  assert.deepEqual(t.controller.global, filled(1), 'round 2 never counts');
+  assert.deepEqual(t.events, ['start 1', 'start 2', 'done 1']);
+  assert.equal(t.room.get('a')?.status, 'idle');
+  assert.equal(t.room.get('b')?.status, 'idle');
+  assert.throws(() => t.controller.acceptUpdate('b', update(2, 100), filled(1)), /no round is collecting updates \(phase: done\)/);
+  t.timers.advance(20_000); // round 2's deadline must not fire into the finished run
+  assert.equal(t.controller.phase, 'done');
+  assert.equal(t.evaluator.evaluated.length, 1);
 });
 
 test('the weight cap limits how much one tab counts', async () => {
@@ -172,7 +264,7 @@ test('stop abandons the round; late updates are rejected; start begins a fresh r
 });
 
 test('stop while evaluating drops that evaluation', async () => {
-  const t = setup();
+  const t = setup({ rounds: 1 });
   t.addTab('a');
   t.addTab('b');
   t.controller.start();
@@ -183,6 +275,22 @@ test('stop while evaluating drops that evaluation', async () => {
   await flushAsync();
   assert.equal(t.controller.phase, 'stopped');
   assert.equal(t.done.length, 0);
+});
+
+test('stop while the next round trains drops the background evaluation of the last one', async () => {
+  const t = setup({}, new DeferredEvaluator());
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  t.controller.acceptUpdate('a', update(1, 100), filled(1));
+  t.controller.acceptUpdate('b', update(1, 100), filled(1));
+  assert.equal(t.controller.phase, 'training');
+  t.controller.stop();
+  t.evaluator.finish(0.99);
+  await flushAsync();
+  assert.equal(t.controller.phase, 'stopped');
+  assert.equal(t.done.length, 0);
+  assert.deepEqual(t.controller.history, []);
 });
 
 test('the run ends at the configured number of rounds', async () => {
@@ -212,6 +320,10 @@ test('the run ends early at the target accuracy', async () => {
   }
   assert.equal(t.controller.phase, 'done');
   assert.match(t.controller.message, /reached target accuracy 0.9 in round 2/);
+  assert.equal(t.controller.round, 2);
+  assert.equal(t.starts.length, 3, 'round 3 went out before round 2 was evaluated');
+  assert.deepEqual(t.controller.global, filled(2), 'and was abandoned');
+  assert.deepEqual(t.done.map((m) => m.round), [1, 2]);
 });
 
 test('a failing evaluation stops the run with the reason', async () => {
@@ -224,6 +336,8 @@ test('a failing evaluation stops the run with the reason', async () => {
   await flushAsync();
   assert.equal(t.controller.phase, 'stopped');
   assert.match(t.controller.message, /evaluator broke/);
+  assert.throws(() => t.controller.acceptUpdate('a', update(2, 100), filled(1)), /phase: stopped/);
+  assert.equal(t.done.length, 0);
 });
 
 test('with DP, deltas are clipped to C and noise of std z·C·w_max/W is added, reproducibly', async () => {

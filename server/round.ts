@@ -1,8 +1,15 @@
 // The round state machine; the one place run state lives.
 //
 //   idle ─start→ waiting ─enough tabs→ selecting → training ─all answered / deadline→ aggregating
-//        → evaluating → waiting (next round) … → done          (stop: any running phase → stopped)
+//        → waiting (next round) …  last round: aggregating → evaluating → done
+//                                               (stop: any running phase → stopped)
 //   training ─too few answers by the deadline→ waiting (the same round, next attempt)
+//
+// Evaluation is off the critical path: as soon as round r is aggregated, round r+1 starts on the
+// new global model while round r is evaluated in the background; round r's round:done follows when
+// the evaluation ends. Rounds are still decided in order: round r+1 is not aggregated before round
+// r's evaluation is in, and when that evaluation reaches the target accuracy the run ends at round r
+// (round r+1, already handed out, is abandoned and the global model stays round r's).
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
 import type { Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
@@ -17,11 +24,12 @@ import type { Room } from './room.ts';
 
 const TRANSITIONS: Record<Phase, readonly Phase[]> = {
   idle: ['waiting'],
-  waiting: ['selecting', 'stopped'],
+  waiting: ['selecting', 'done', 'stopped'],
   selecting: ['training', 'stopped'],
-  training: ['aggregating', 'waiting', 'stopped'],
-  aggregating: ['evaluating', 'stopped'],
-  evaluating: ['waiting', 'done', 'stopped'],
+  // → done from waiting, training, aggregating: the previous round's evaluation reached the target.
+  training: ['aggregating', 'waiting', 'done', 'stopped'],
+  aggregating: ['waiting', 'evaluating', 'done', 'stopped'],
+  evaluating: ['done', 'stopped'],
   done: ['waiting'],
   stopped: ['waiting'],
 };
@@ -87,6 +95,8 @@ export class RoundController {
   private bytesReceived = 0;
   /** Bumped by start/stop so that async work of an abandoned run is dropped. */
   private runId = 0;
+  /** The last aggregated round's evaluation while it runs; the next aggregation waits for it. */
+  private pendingEvaluation: Promise<void> | null = null;
 
   constructor(
     public settings: Settings,
@@ -107,6 +117,7 @@ export class RoundController {
   start(): void {
     if (this.running) throw new RunStateError(`a run is already in progress (phase: ${this.phase}); stop it first`);
     this.runId++;
+    this.pendingEvaluation = null;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
     if (this.accumulator.paramCount !== this.global.length) {
       this.accumulator = new FedAvgAccumulator(this.global.length);
@@ -202,7 +213,7 @@ export class RoundController {
     if (delta.length !== this.global.length) {
       throw new UpdateRejectedError(`update rejected: ${this.global.length} values expected, got ${delta.length}`);
     }
-    clipToNorm(delta, this.settings.clipNorm);
+    if (this.settings.clipNorm > 0) clipToNorm(delta, this.settings.clipNorm); // 0: no clipping, so no norm to compute
     const weight = clientWeight(update.numExamples, this.settings.clientWeightCap);
     this.accumulator.add(delta, weight);
     this.answers.set(clientId, { weight, loss: update.loss });
@@ -299,31 +310,22 @@ export class RoundController {
       return;
     }
     this.moveTo('aggregating');
+    const runId = this.runId;
+    if (this.pendingEvaluation) {
+      // The previous round's accuracy decides whether this round counts (target reached: the run ends there).
+      await this.pendingEvaluation;
+      if (runId !== this.runId || !this.running) return; // stopped, or ended by that evaluation
+    }
     this.accumulator.meanInto(this.mean); // folds the last (< 4) staged deltas too
     const weights = [...this.answers.values()].map((a) => a.weight);
     const noiseStd = s.noiseMultiplier > 0 ? dpNoiseStd({ clipNorm: s.clipNorm, noiseMultiplier: s.noiseMultiplier, weights }) : 0;
     if (noiseStd > 0) addGaussianNoise(this.mean, noiseStd, createRng((s.seed ^ (this.round * 0x9e3779b1)) >>> 0));
     for (let i = 0; i < this.global.length; i++) this.global[i] += this.mean[i];
 
-    this.moveTo('evaluating');
-    const runId = this.runId;
-    let result: { accuracy: number; loss: number };
-    try {
-      result = await this.evaluator.evaluate(s.model, this.global);
-    } catch (error) {
-      if (runId !== this.runId) return;
-      this.hooks.log(`evaluation failed: ${(error as Error).message}`);
-      this.message = `evaluation failed: ${(error as Error).message}`;
-      this.moveTo('stopped');
-      return;
-    }
-    if (runId !== this.runId) return; // stopped (or restarted) while evaluating
     const noisyRounds = this.history.filter((m) => m.noiseStd > 0).length + (noiseStd > 0 ? 1 : 0);
-    const metrics: RoundMetrics = {
+    const aggregated: Omit<RoundMetrics, 'accuracy' | 'loss'> = {
       round: this.round,
       attempt: this.attempt,
-      accuracy: result.accuracy,
-      loss: result.loss,
       participants: answered,
       selected: this.selected.length,
       totalWeight: this.accumulator.totalWeight,
@@ -337,26 +339,65 @@ export class RoundController {
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,
     };
-    this.history.push(metrics);
     this.selected = [];
     this.answers.clear();
     this.currentStart = null;
-    this.hooks.log(
-      `round ${metrics.round}: accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, ${answered} updates (${reason})`,
-    );
-    this.hooks.publishRoundDone(metrics);
-    if (this.round >= s.rounds || result.accuracy >= s.targetAccuracy) {
-      this.message =
-        result.accuracy >= s.targetAccuracy
-          ? `done: reached target accuracy ${s.targetAccuracy} in round ${this.round}`
-          : `done: ${this.round} rounds, accuracy ${result.accuracy.toFixed(4)}`;
-      this.moveTo('done');
+    if (this.round >= s.rounds) {
+      this.moveTo('evaluating'); // the last round: its evaluation ends the run
+    } else {
+      this.round++;
+      this.attempt = 1;
+      this.moveTo('waiting');
+      this.openRoundIfReady(); // the new global model goes out before it is evaluated
+    }
+    // Evaluates this.global as it is now: it cannot change before the evaluation ends (see above).
+    const evaluation = this.evaluateRound(aggregated, reason, runId);
+    this.pendingEvaluation = evaluation;
+    void evaluation.then(() => {
+      if (this.pendingEvaluation === evaluation) this.pendingEvaluation = null;
+    });
+  }
+
+  /** Evaluates the global model of the round just aggregated, publishes its metrics, and ends the run if it should. */
+  private async evaluateRound(aggregated: Omit<RoundMetrics, 'accuracy' | 'loss'>, reason: string, runId: number): Promise<void> {
+    const s = this.settings;
+    let result: { accuracy: number; loss: number };
+    try {
+      result = await this.evaluator.evaluate(s.model, this.global);
+    } catch (error) {
+      if (runId !== this.runId) return;
+      this.hooks.log(`evaluation failed: ${(error as Error).message}`);
+      this.abandonOpenRound();
+      this.message = `evaluation failed: ${(error as Error).message}`;
+      this.moveTo('stopped');
       return;
     }
-    this.round++;
-    this.attempt = 1;
-    this.moveTo('waiting');
-    this.openRoundIfReady();
+    if (runId !== this.runId) return; // stopped (or restarted) while evaluating
+    const metrics: RoundMetrics = { ...aggregated, accuracy: result.accuracy, loss: result.loss };
+    this.history.push(metrics);
+    this.hooks.log(
+      `round ${metrics.round}: accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, ${metrics.participants} updates (${reason})`,
+    );
+    this.hooks.publishRoundDone(metrics);
+    const reachedTarget = result.accuracy >= s.targetAccuracy;
+    if (metrics.round < s.rounds && !reachedTarget) return;
+    this.abandonOpenRound();
+    this.round = metrics.round;
+    this.attempt = metrics.attempt;
+    this.message = reachedTarget
+      ? `done: reached target accuracy ${s.targetAccuracy} in round ${metrics.round}`
+      : `done: ${metrics.round} rounds, accuracy ${result.accuracy.toFixed(4)}`;
+    this.moveTo('done');
+  }
+
+  /** Drops the round opened after the one being evaluated, if any: the run ends before it counts. */
+  private abandonOpenRound(): void {
+    this.clearDeadline();
+    this.room.setStatus(this.awaiting(), 'idle');
+    this.room.setStatus(this.answers.keys(), 'idle');
+    this.selected = [];
+    this.answers.clear();
+    this.currentStart = null;
   }
 
   private clearDeadline(): void {
