@@ -25,29 +25,50 @@ export type ToWorker =
       forcedBackend: BackendName | null;
       /** A previous probe's choice for this device and model (from localStorage). */
       cachedChoice: BackendChoice | null;
-      batchSize: number;
-      pixels: ArrayBuffer; // uint8, count × 784
+      pixels: ArrayBuffer; // uint8, count × pixels per example
       labels: ArrayBuffer; // uint8, count
     }
   | {
       type: 'train';
+      /** Names this request in the answers; unique per page (a round number repeats after a coordinator restart). */
+      job: number;
       round: number;
       weights: ArrayBuffer; // float32, the global model
       epochs: number;
       batchSize: number;
       learningRate: number;
-    };
+    }
+  /** Stop `job` at its next loss read-back, or skip it if it has not started (a newer round has begun). */
+  | { type: 'cancel'; job: number };
 
 export type FromWorker =
   | { type: 'probe'; result: ProbeResult }
-  | { type: 'ready'; choice: BackendChoice; numExamples: number }
-  | { type: 'progress'; round: number; epoch: number; loss: number }
+  | { type: 'ready'; choice: BackendChoice; numExamples: number; numTensors: number }
+  | {
+      type: 'progress';
+      job: number;
+      round: number;
+      /** 1-based. */
+      epoch: number;
+      epochs: number;
+      /** Steps done in this epoch so far (1-based), out of stepsPerEpoch. */
+      step: number;
+      stepsPerEpoch: number;
+      /** Mean loss of the steps since the previous progress message. */
+      loss: number;
+    }
   | {
       type: 'trained';
+      job: number;
       round: number;
       delta: ArrayBuffer; // float32, local − global
       numExamples: number;
+      /** Mean training loss of the last epoch. */
       loss: number;
       examplesPerSec: number;
+      /** tf.memory().numTensors after the round: must not grow from round to round. */
+      numTensors: number;
     }
-  | { type: 'error'; message: string };
+  | { type: 'cancelled'; job: number }
+  /** `job` is null when the failure is not tied to a training job (init, a bad message). */
+  | { type: 'error'; job: number | null; message: string };

@@ -1,29 +1,44 @@
-// The live local loss curve: one point per progress report, across rounds.
-import { Chart, LinearScale, LineController, LineElement, PointElement, Tooltip, CategoryScale } from 'chart.js';
+// The live local loss curve: one point per progress report from the worker, placed
+// on a round axis (round 3 halfway through its epochs sits at 3.5), with a gap
+// between rounds so each round's curve starts fresh from the new global model.
+import { Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import type { FromWorker } from '../worker-protocol.ts';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip);
+Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
+
+type Progress = Extract<FromWorker, { type: 'progress' }>;
+type Point = { x: number; y: number | null };
 
 export class LossChart {
-  private readonly chart: Chart<'line', number[], string>;
+  private readonly chart: Chart<'line', Point[]>;
+  private lastRound = 0;
 
   constructor(canvas: HTMLCanvasElement) {
     this.chart = new Chart(canvas, {
       type: 'line',
-      data: { labels: [], datasets: [{ label: 'local loss', data: [], borderColor: '#2563eb', pointRadius: 0, borderWidth: 2, tension: 0.2 }] },
+      data: { datasets: [{ label: 'local loss', data: [], borderColor: '#2563eb', backgroundColor: '#2563eb', pointRadius: 2, borderWidth: 2, spanGaps: false }] },
       options: {
         animation: false,
         maintainAspectRatio: false,
+        parsing: false,
+        plugins: {
+          tooltip: { callbacks: { label: (item) => `round ${Math.floor(item.parsed.x ?? 0)} · loss ${item.parsed.y?.toFixed(3)}` } },
+        },
         scales: {
-          x: { ticks: { maxTicksLimit: 8 }, title: { display: true, text: 'round · epoch' } },
-          y: { beginAtZero: true, title: { display: true, text: 'cross-entropy' } },
+          x: { type: 'linear', ticks: { stepSize: 1, precision: 0 }, title: { display: true, text: 'round' } },
+          y: { beginAtZero: true, title: { display: true, text: 'cross-entropy (local)' } },
         },
       },
     });
   }
 
-  add(label: string, loss: number): void {
-    this.chart.data.labels!.push(label);
-    this.chart.data.datasets[0].data.push(loss);
+  add(progress: Progress): void {
+    const data = this.chart.data.datasets[0].data;
+    const stepsPerRound = progress.epochs * progress.stepsPerEpoch;
+    const x = progress.round + ((progress.epoch - 1) * progress.stepsPerEpoch + progress.step) / stepsPerRound;
+    if (this.lastRound !== 0 && progress.round !== this.lastRound) data.push({ x: progress.round, y: null });
+    this.lastRound = progress.round;
+    data.push({ x, y: progress.loss });
     this.chart.update('none');
   }
 }

@@ -1,7 +1,10 @@
-// What this tab knows about itself, in one place; the view renders it and
-// e2e tests read it as window.flock.
+// What this tab knows about itself, in one place: the view renders it, and e2e
+// tests read a frozen copy of it as window.flock.
+import type { ModelName } from '../../shared/model-spec.ts';
 import type { BackendName } from '../../shared/protocol.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
 export type TabStatus =
   | 'starting'
@@ -16,18 +19,25 @@ export type TabStatus =
   | 'error';
 
 export interface TabState {
-  connected: boolean;
+  connection: ConnectionState;
   clientId: string | null;
+  model: ModelName | null;
   shardIndex: number | null;
+  shardCount: number | null;
   numExamples: number;
   backend: BackendName | null;
   backendReason: string;
+  /** One row per backend measured (or skipped), in the order they were tried. */
   probe: ProbeResult[];
   status: TabStatus;
+  /** The round this tab trained last or is training; 0 before its first. */
   round: number;
+  /** Local training speed of the last round, examples per second. */
+  examplesPerSec: number | null;
   updatesAccepted: number;
   updatesRejected: number;
   lastError: string | null;
+  /** Global test accuracy from the last round:done. */
   lastAccuracy: number | null;
   /** tf.memory().numTensors in the worker after the last round (flat across rounds). */
   numTensors: number | null;
@@ -35,23 +45,29 @@ export interface TabState {
   drawnExamples: number;
 }
 
+/** window.flock: read-only, a fresh frozen copy on every read. */
+export type FlockTestHook = Readonly<TabState & { connected: boolean }>;
+
 declare global {
   interface Window {
-    flock: TabState;
+    readonly flock: FlockTestHook;
   }
 }
 
 export function createTabState(): TabState {
   const state: TabState = {
-    connected: false,
+    connection: 'connecting',
     clientId: null,
+    model: null,
     shardIndex: null,
+    shardCount: null,
     numExamples: 0,
     backend: null,
     backendReason: '',
     probe: [],
     status: 'starting',
     round: 0,
+    examplesPerSec: null,
     updatesAccepted: 0,
     updatesRejected: 0,
     lastError: null,
@@ -59,6 +75,9 @@ export function createTabState(): TabState {
     numTensors: null,
     drawnExamples: 0,
   };
-  window.flock = state;
+  Object.defineProperty(window, 'flock', {
+    get: (): FlockTestHook =>
+      Object.freeze({ ...state, connected: state.connection === 'connected', probe: state.probe.map((p) => Object.freeze({ ...p })) }),
+  });
   return state;
 }

@@ -1,4 +1,5 @@
-// The page's side of the training worker: promises for init and train, callbacks for progress.
+// The page's side of the training worker: a promise for init, a cancellable job
+// per round, callbacks for probe results and progress.
 import type { ModelName } from '../../shared/model-spec.ts';
 import type { BackendName } from '../../shared/protocol.ts';
 import type { BackendChoice, FromWorker, ProbeResult, ToWorker } from '../worker-protocol.ts';
@@ -10,10 +11,17 @@ export interface Ready {
 }
 
 export type Trained = Extract<FromWorker, { type: 'trained' }>;
+export type Progress = Extract<FromWorker, { type: 'progress' }>;
 
 export interface TrainerEvents {
   onProbe(result: ProbeResult): void;
-  onProgress(progress: Extract<FromWorker, { type: 'progress' }>): void;
+  onProgress(progress: Progress): void;
+}
+
+/** One round's local training; `cancel` stops it at its next loss read-back. */
+export interface TrainingJob {
+  readonly result: Promise<Trained | 'cancelled'>;
+  cancel(): void;
 }
 
 interface Pending<T> {
@@ -24,7 +32,8 @@ interface Pending<T> {
 export class TrainerClient {
   private readonly worker = new Worker(new URL('../trainer.worker.ts', import.meta.url), { type: 'module' });
   private pendingInit: Pending<Ready> | null = null;
-  private readonly pendingRounds = new Map<number, Pending<Trained | 'cancelled'>>();
+  private readonly pendingJobs = new Map<number, Pending<Trained | 'cancelled'>>();
+  private nextJob = 1;
 
   constructor(
     readonly model: ModelName,
@@ -43,16 +52,19 @@ export class TrainerClient {
     });
   }
 
-  train(args: { round: number; weights: Float32Array; epochs: number; batchSize: number; learningRate: number }): Promise<Trained | 'cancelled'> {
+  train(args: { round: number; weights: Float32Array; epochs: number; batchSize: number; learningRate: number }): TrainingJob {
+    const job = this.nextJob++;
     const weights = args.weights.slice().buffer;
-    return new Promise((resolve, reject) => {
-      this.pendingRounds.set(args.round, { resolve, reject });
-      this.post({ type: 'train', round: args.round, weights, epochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate }, [weights]);
+    const result = new Promise<Trained | 'cancelled'>((resolve, reject) => {
+      this.pendingJobs.set(job, { resolve, reject });
     });
-  }
-
-  cancel(round: number): void {
-    this.post({ type: 'cancel', round });
+    this.post({ type: 'train', job, round: args.round, weights, epochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate }, [weights]);
+    return {
+      result,
+      cancel: () => {
+        if (this.pendingJobs.has(job)) this.post({ type: 'cancel', job });
+      },
+    };
   }
 
   terminate(): void {
@@ -62,6 +74,14 @@ export class TrainerClient {
 
   private post(message: ToWorker, transfer: Transferable[] = []): void {
     this.worker.postMessage(message, transfer);
+  }
+
+  private settle(job: number, outcome: { value: Trained | 'cancelled' } | { error: Error }): void {
+    const pending = this.pendingJobs.get(job);
+    if (!pending) return;
+    this.pendingJobs.delete(job);
+    if ('error' in outcome) pending.reject(outcome.error);
+    else pending.resolve(outcome.value);
   }
 
   private receive(message: FromWorker): void {
@@ -75,21 +95,18 @@ export class TrainerClient {
         this.pendingInit = null;
         return;
       case 'trained':
+        return this.settle(message.job, { value: message });
       case 'cancelled':
-        this.pendingRounds.get(message.round)?.resolve(message.type === 'trained' ? message : 'cancelled');
-        this.pendingRounds.delete(message.round);
-        return;
+        return this.settle(message.job, { value: 'cancelled' });
       case 'error': {
         const error = new Error(message.message);
-        if (message.round !== null && this.pendingRounds.has(message.round)) {
-          this.pendingRounds.get(message.round)!.reject(error);
-          this.pendingRounds.delete(message.round);
-        } else if (this.pendingInit) {
+        if (message.job !== null) return this.settle(message.job, { error });
+        if (this.pendingInit) {
           this.pendingInit.reject(error);
           this.pendingInit = null;
-        } else {
-          this.failAll(error);
+          return;
         }
+        return this.failAll(error);
       }
     }
   }
@@ -97,7 +114,7 @@ export class TrainerClient {
   private failAll(error: Error): void {
     this.pendingInit?.reject(error);
     this.pendingInit = null;
-    for (const pending of this.pendingRounds.values()) pending.reject(error);
-    this.pendingRounds.clear();
+    for (const pending of this.pendingJobs.values()) pending.reject(error);
+    this.pendingJobs.clear();
   }
 }

@@ -1,6 +1,7 @@
-// Renders the tab's state into the page.
+// Renders the tab's state into index.html. Everything shown comes from TabState.
+import { formatCount } from '../dashboard/format.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
-import type { TabState } from './tab-state.ts';
+import type { ConnectionState, TabState, TabStatus } from './tab-state.ts';
 
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -8,7 +9,9 @@ function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return element as T;
 }
 
-const STATUS_TONE: Record<string, string> = {
+type Tone = 'good' | 'warn' | 'bad' | '';
+
+const STATUS_TONE: Partial<Record<TabStatus, Tone>> = {
   'update accepted': 'good',
   'update rejected': 'bad',
   error: 'bad',
@@ -16,12 +19,28 @@ const STATUS_TONE: Record<string, string> = {
   uploading: 'warn',
 };
 
+const CONNECTION_TONE: Record<ConnectionState, Tone> = {
+  connecting: '',
+  connected: 'good',
+  reconnecting: 'warn',
+  disconnected: 'bad',
+};
+
+function badge(text: string, tone: Tone): HTMLSpanElement {
+  const element = document.createElement('span');
+  element.className = `badge ${tone}`;
+  element.textContent = text;
+  return element;
+}
+
 function probeRow(result: ProbeResult, chosen: string | null): HTMLTableRowElement {
   const row = document.createElement('tr');
   row.dataset.backend = result.backend;
+  row.dataset.testid = `probe-${result.backend}`;
+  if (result.backend === chosen) row.className = 'chosen';
   const cells = [
     result.backend === chosen ? `${result.backend} ✓` : result.backend,
-    result.examplesPerSec === null ? 'skipped' : Math.round(result.examplesPerSec).toLocaleString('en'),
+    result.examplesPerSec === null ? 'skipped' : formatCount(result.examplesPerSec),
     result.note,
   ];
   for (const text of cells) {
@@ -33,27 +52,28 @@ function probeRow(result: ProbeResult, chosen: string | null): HTMLTableRowEleme
 }
 
 export function render(state: TabState): void {
-  byId('connection').textContent = state.connected ? 'connected' : state.clientId ? 'reconnecting…' : 'connecting…';
-  const status = byId('status');
-  status.innerHTML = '';
-  const badge = document.createElement('span');
-  badge.className = `badge ${STATUS_TONE[state.status] ?? ''}`;
-  badge.textContent = state.status;
-  status.append(badge);
+  byId('connection').replaceChildren(badge(state.connection, CONNECTION_TONE[state.connection]));
+  byId('status').replaceChildren(badge(state.status, STATUS_TONE[state.status] ?? ''));
   byId('round').textContent = state.round > 0 ? String(state.round) : '—';
   byId('backend').textContent = state.backend ?? 'choosing…';
   byId('examples').textContent = state.numExamples
     ? `${state.numExamples.toLocaleString('en')}${state.drawnExamples ? ` (${state.drawnExamples} drawn)` : ''}`
     : '—';
   byId('accuracy').textContent = state.lastAccuracy === null ? '—' : `${(100 * state.lastAccuracy).toFixed(1)} %`;
-  if (state.backendReason) byId('backend-reason').textContent = state.backendReason;
+  byId('updates').textContent = `${state.updatesAccepted}${state.updatesRejected ? ` (${state.updatesRejected} rejected)` : ''}`;
+  byId('speed').textContent = state.examplesPerSec === null ? '—' : `${formatCount(state.examplesPerSec)} ex/s`;
+  byId('backend-reason').textContent = state.backendReason || 'Measuring how fast each backend trains this model here…';
   byId('probe-rows').replaceChildren(...state.probe.map((result) => probeRow(result, state.backend)));
+  byId('remeasure').hidden = state.backend === null || state.backendReason.startsWith('forced');
   const error = byId('error');
   error.hidden = state.lastError === null;
   error.textContent = state.lastError ?? '';
-  byId('identity').textContent = state.clientId
-    ? `tab ${state.clientId.slice(0, 8)} · shard ${state.shardIndex} · ${state.updatesAccepted} update(s) accepted, ${state.updatesRejected} rejected`
-    : '';
+  byId('client-id').textContent = state.clientId ?? '—';
+  byId('shard').textContent = state.shardIndex === null ? '—' : `${state.shardIndex + 1} of ${state.shardCount ?? '?'}`;
+}
+
+export function onRemeasure(handler: () => void): void {
+  byId('remeasure').addEventListener('click', handler);
 }
 
 /** Shows the room-code form; resolves with what the person typed. */

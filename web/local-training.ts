@@ -1,0 +1,171 @@
+// Local SGD on the tab's own examples, as the worker and the backend probe run it.
+// Two habits keep GPU backends fast: only full batches (a new batch size compiles
+// new WebGL shaders), and the loss is read back in groups, never once per step
+// (a read-back per step stalls the GPU pipeline: measured 40% of WebGL throughput).
+import { modelSpec, type ModelName } from '../shared/model-spec.ts';
+import { tf } from './tfjs-backends.ts';
+
+/** The examples on the active backend: inputs scaled to 0..1 and one-hot labels. */
+export interface ExampleTensors {
+  x: tf.Tensor;
+  y: tf.Tensor2D;
+  count: number;
+}
+
+export function toExampleTensors(model: ModelName, pixels: Uint8Array, labels: Uint8Array): ExampleTensors {
+  const spec = modelSpec(model);
+  const count = labels.length;
+  const scaled = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) scaled[i] = pixels[i] / 255;
+  return tf.tidy(() => ({
+    x: tf.tensor(scaled, [count, ...spec.inputShape], 'float32'),
+    y: tf.oneHot(tf.tensor1d(labels, 'int32'), spec.numClasses).toFloat() as tf.Tensor2D,
+    count,
+  }));
+}
+
+export function disposeExamples(examples: ExampleTensors): void {
+  tf.dispose([examples.x, examples.y]);
+}
+
+/** One SGD step on a batch; returns the batch's mean cross-entropy (not read back). */
+export function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return tf.tidy(() => {
+    const cost = optimizer.minimize(
+      () => tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean() as tf.Scalar,
+      true,
+      variables,
+    );
+    if (cost === null) throw new Error('optimizer returned no loss');
+    return cost;
+  });
+}
+
+export interface FitSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+}
+
+export interface FitProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+}
+
+export interface FitResult {
+  /** Mean loss over the steps of the last epoch. */
+  lastEpochLoss: number;
+  examplesPerSec: number;
+}
+
+export class FitCancelledError extends Error {
+  override name = 'FitCancelledError';
+}
+
+// Read the loss back after this many steps or this much time, whichever comes first.
+const READBACK_EVERY_STEPS = 16;
+const READBACK_EVERY_MS = 250;
+
+/**
+ * Trains `model` in place for `settings.epochs` passes over `examples`, shuffled each
+ * epoch, in full batches (the last partial batch is dropped; a shard smaller than one
+ * batch trains as a single batch). `shouldStop` is checked at every loss read-back.
+ */
+export async function fitLocally(
+  model: tf.LayersModel,
+  examples: ExampleTensors,
+  settings: FitSettings,
+  onProgress: (progress: FitProgress) => void,
+  shouldStop: () => boolean,
+): Promise<FitResult> {
+  const batchSize = Math.min(settings.batchSize, examples.count);
+  const stepsPerEpoch = Math.floor(examples.count / batchSize);
+  if (stepsPerEpoch === 0) throw new Error('this tab has no training examples');
+  const optimizer = tf.train.sgd(settings.learningRate);
+  const startedAt = performance.now();
+  let lastEpochLoss = NaN;
+  try {
+    for (let epoch = 1; epoch <= settings.epochs; epoch++) {
+      const order = tf.tensor1d(shuffledIndices(examples.count), 'int32');
+      const xs = tf.gather(examples.x, order);
+      const ys = tf.gather(examples.y, order);
+      order.dispose();
+      const pending: tf.Scalar[] = [];
+      let epochLossSum = 0;
+      let lastReadAt = performance.now();
+      const readBack = async (step: number) => {
+        // Not tf.addN: on WebGPU it binds every input at once and silently breaks past 7
+        // (the storage-buffer limit), poisoning the device; concat (inside stack) splits.
+        const sum = tf.tidy(() => tf.stack(pending).sum());
+        const [value] = await sum.data();
+        const steps = pending.length;
+        tf.dispose([sum, ...pending]);
+        pending.length = 0;
+        lastReadAt = performance.now();
+        epochLossSum += value;
+        onProgress({ epoch, epochs: settings.epochs, step, stepsPerEpoch, loss: value / steps });
+        // Let the worker see a 'cancel' message that arrived meanwhile.
+        await nextTask();
+        if (shouldStop()) throw new FitCancelledError('training stopped: a newer round started');
+      };
+      try {
+        for (let step = 1; step <= stepsPerEpoch; step++) {
+          const loss = tf.tidy(() => {
+            const begin = (step - 1) * batchSize;
+            return trainStep(model, optimizer, xs.slice(begin, batchSize), ys.slice(begin, batchSize));
+          });
+          pending.push(loss);
+          if (pending.length >= READBACK_EVERY_STEPS || performance.now() - lastReadAt >= READBACK_EVERY_MS) {
+            await readBack(step);
+          }
+        }
+        if (pending.length > 0) await readBack(stepsPerEpoch);
+      } finally {
+        tf.dispose([xs, ys, ...pending]);
+      }
+      lastEpochLoss = epochLossSum / stepsPerEpoch;
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const seconds = (performance.now() - startedAt) / 1000;
+  return { lastEpochLoss, examplesPerSec: (settings.epochs * stepsPerEpoch * batchSize) / seconds };
+}
+
+/**
+ * local − global as one flat vector in spec order. Reads back asynchronously: on WebGPU
+ * a synchronous read (dataSync, as in shared/models.ts readFlatWeights) goes through a
+ * canvas, and in a worker it returned zeros and then lost the device.
+ */
+export async function weightDelta(model: tf.LayersModel, global: Float32Array): Promise<Float32Array<ArrayBuffer>> {
+  const locals = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
+  const total = locals.reduce((n, local) => n + local.length, 0);
+  if (total !== global.length) throw new Error(`model has ${total} weights, the global vector ${global.length}`);
+  const delta = new Float32Array(total);
+  let offset = 0;
+  for (const local of locals) {
+    for (let i = 0; i < local.length; i++) delta[offset + i] = local[i] - global[offset + i];
+    offset += local.length;
+  }
+  return delta;
+}
+
+function shuffledIndices(count: number): Int32Array {
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

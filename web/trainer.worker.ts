@@ -1,0 +1,112 @@
+// The training Web Worker: picks the tfjs backend, holds the tab's examples and
+// model, trains one round at a time and returns local − global. Keeping tfjs off
+// the page's thread leaves the page responsive while a round trains.
+import { buildModel, writeFlatWeights } from '../shared/models.ts';
+import { modelSpec, type ModelName } from '../shared/model-spec.ts';
+import { chooseBackend } from './backend-probe.ts';
+import { fitLocally, FitCancelledError, toExampleTensors, weightDelta, type ExampleTensors } from './local-training.ts';
+import { tf } from './tfjs-backends.ts';
+import type { FromWorker, ToWorker } from './worker-protocol.ts';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+interface Trainer {
+  model: ModelName;
+  network: tf.LayersModel;
+  examples: ExampleTensors;
+}
+
+let trainer: Trainer | null = null;
+const cancelledJobs = new Set<number>();
+// Messages are handled one at a time; 'cancel' alone bypasses the queue so it can reach a running round.
+let queue: Promise<void> = Promise.resolve();
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+scope.onmessage = (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  if (message.type === 'cancel') {
+    cancelledJobs.add(message.job);
+    return;
+  }
+  queue = queue.then(() => handle(message)).catch((error: unknown) => {
+    post({ type: 'error', job: message.type === 'train' ? message.job : null, message: errorText(error) });
+  });
+};
+
+async function handle(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void> {
+  switch (message.type) {
+    case 'init':
+      return init(message);
+    case 'train':
+      return train(message);
+  }
+}
+
+async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void> {
+  if (trainer) throw new Error('worker already initialised: start a new worker for another model or shard');
+  const spec = modelSpec(message.model);
+  const pixels = new Uint8Array(message.pixels);
+  const labels = new Uint8Array(message.labels);
+  const pixelsPerExample = spec.inputShape.reduce((a, b) => a * b, 1);
+  if (pixels.length !== labels.length * pixelsPerExample) {
+    throw new Error(`shard holds ${pixels.length} pixels for ${labels.length} labels; ${pixelsPerExample} per example expected for ${spec.name}`);
+  }
+  const choice = await chooseBackend(message.model, { pixels, labels }, message.forcedBackend, message.cachedChoice, (result) =>
+    post({ type: 'probe', result }),
+  );
+  trainer = { model: message.model, network: buildModel(tf, message.model), examples: toExampleTensors(message.model, pixels, labels) };
+  post({ type: 'ready', choice, numExamples: labels.length, numTensors: tf.memory().numTensors });
+}
+
+async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<void> {
+  if (!trainer) throw new Error('train before init');
+  const { job, round, epochs, batchSize, learningRate } = message;
+  if (cancelledJobs.delete(job)) {
+    post({ type: 'cancelled', job });
+    return;
+  }
+  if (!Number.isInteger(epochs) || epochs < 1 || !Number.isInteger(batchSize) || batchSize < 1 || !(learningRate > 0 && learningRate < Infinity)) {
+    throw new Error(`round ${round}: unusable settings (epochs ${epochs}, batch size ${batchSize}, learning rate ${learningRate})`);
+  }
+  const global = new Float32Array(message.weights);
+  const { paramCount } = modelSpec(trainer.model);
+  if (global.length !== paramCount) throw new Error(`${paramCount} weights expected for ${trainer.model}, got ${global.length}`);
+  writeFlatWeights(tf, trainer.network, global);
+  let result;
+  try {
+    result = await fitLocally(
+      trainer.network,
+      trainer.examples,
+      { epochs, batchSize, learningRate },
+      (progress) => post({ type: 'progress', job, round, ...progress }),
+      () => cancelledJobs.has(job),
+    );
+  } catch (error) {
+    if (!(error instanceof FitCancelledError)) throw error;
+    cancelledJobs.delete(job);
+    post({ type: 'cancelled', job });
+    return;
+  }
+  const delta = await weightDelta(trainer.network, global);
+  post(
+    {
+      type: 'trained',
+      job,
+      round,
+      delta: delta.buffer,
+      numExamples: trainer.examples.count,
+      loss: result.lastEpochLoss,
+      examplesPerSec: result.examplesPerSec,
+      numTensors: tf.memory().numTensors,
+    },
+    [delta.buffer],
+  );
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
