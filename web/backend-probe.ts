@@ -43,7 +43,7 @@ export async function chooseBackend(
     const result = await probeBackend(forced, model, sample);
     onProbe(result);
     if (result.examplesPerSec === null) {
-      throw new NoUsableBackendError(`?backend=${forced} cannot train the ${model} model here: ${result.note}. Remove ?backend= to let the tab choose.`);
+      throw new NoUsableBackendError(`?backend=${forced}: ${result.note}. Remove ?backend= to let this tab choose a backend.`);
     }
     return { backend: forced, reason: `forced by ?backend=${forced} (${formatCount(result.examplesPerSec)} ex/s measured)`, probe: [result] };
   }
