@@ -35,6 +35,8 @@ test('tabs forced to webgpu, webgl, wasm and cpu each train the MLP and contribu
     const reported = state.clients.map((c) => c.backend).sort();
     assert.deepEqual(reported, [...BACKENDS].sort());
     for (const [i, page] of tabs.entries()) {
+      // every round aggregated all four tabs, so each ack arrives shortly after the run ends
+      await waitForTab(page, 'every update acknowledged', `flock.updatesAccepted === ${rounds}`, 15_000);
       const view = await tabView(page);
       assert.equal(view.backend, BACKENDS[i]);
       assert.match(view.backendReason, /forced/);

@@ -12,6 +12,8 @@ export interface TabView {
   updatesRejected: number;
   lastError: string | null;
   numTensors: number | null;
+  numExamples: number;
+  drawnExamples: number;
   probe: { backend: string; examplesPerSec: number | null; note: string }[];
 }
 

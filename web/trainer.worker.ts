@@ -4,7 +4,7 @@
 import { buildModel, writeFlatWeights } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
 import { chooseBackend } from './backend-probe.ts';
-import { fitLocally, FitCancelledError, toExampleTensors, weightDelta, type ExampleTensors } from './local-training.ts';
+import { disposeExamples, fitLocally, FitCancelledError, toExampleTensors, weightDelta, type ExampleTensors } from './local-training.ts';
 import { tf } from './tfjs-backends.ts';
 import type { FromWorker, ToWorker } from './worker-protocol.ts';
 
@@ -14,6 +14,9 @@ interface Trainer {
   model: ModelName;
   network: tf.LayersModel;
   examples: ExampleTensors;
+  /** The raw examples, kept so drawn digits can be appended. */
+  pixels: Uint8Array;
+  labels: Uint8Array;
 }
 
 let trainer: Trainer | null = null;
@@ -42,7 +45,32 @@ async function handle(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<v
       return init(message);
     case 'train':
       return train(message);
+    case 'add-examples':
+      return addExamples(message);
   }
+}
+
+/** Queued like a round, so drawn digits join between rounds, never in the middle of one. */
+function addExamples(message: Extract<ToWorker, { type: 'add-examples' }>): void {
+  if (!trainer) throw new Error('add examples after init');
+  const pixels = new Uint8Array(message.pixels);
+  const labels = new Uint8Array(message.labels);
+  const spec = modelSpec(trainer.model);
+  const pixelsPerExample = spec.inputShape.reduce((a, b) => a * b, 1);
+  if (labels.length === 0 || pixels.length !== labels.length * pixelsPerExample || labels.some((l) => l >= spec.numClasses)) {
+    throw new Error(`drawn examples rejected: ${labels.length} labels (0..${spec.numClasses - 1}) with ${pixelsPerExample} pixels each expected`);
+  }
+  const allPixels = new Uint8Array(trainer.pixels.length + pixels.length);
+  allPixels.set(trainer.pixels);
+  allPixels.set(pixels, trainer.pixels.length);
+  const allLabels = new Uint8Array(trainer.labels.length + labels.length);
+  allLabels.set(trainer.labels);
+  allLabels.set(labels, trainer.labels.length);
+  disposeExamples(trainer.examples);
+  trainer.examples = toExampleTensors(trainer.model, allPixels, allLabels);
+  trainer.pixels = allPixels;
+  trainer.labels = allLabels;
+  post({ type: 'examples-added', numExamples: allLabels.length });
 }
 
 async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void> {
@@ -57,7 +85,7 @@ async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void>
   const choice = await chooseBackend(message.model, { pixels, labels }, message.forcedBackend, message.cachedChoice, (result) =>
     post({ type: 'probe', result }),
   );
-  trainer = { model: message.model, network: buildModel(tf, message.model), examples: toExampleTensors(message.model, pixels, labels) };
+  trainer = { model: message.model, network: buildModel(tf, message.model), examples: toExampleTensors(message.model, pixels, labels), pixels, labels };
   post({ type: 'ready', choice, numExamples: labels.length, numTensors: tf.memory().numTensors });
 }
 

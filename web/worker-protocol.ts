@@ -39,10 +39,13 @@ export type ToWorker =
       learningRate: number;
     }
   /** Stop `job` at its next loss read-back, or skip it if it has not started (a newer round has begun). */
-  | { type: 'cancel'; job: number };
+  | { type: 'cancel'; job: number }
+  /** Digits drawn on the page: joined to the local data, used from the next round on. */
+  | { type: 'add-examples'; pixels: ArrayBuffer; labels: ArrayBuffer };
 
 export type FromWorker =
   | { type: 'probe'; result: ProbeResult }
+  | { type: 'examples-added'; numExamples: number }
   | { type: 'ready'; choice: BackendChoice; numExamples: number; numTensors: number }
   | {
       type: 'progress';

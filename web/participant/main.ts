@@ -10,6 +10,8 @@ import { RoundRunner } from './round-runner.ts';
 import { createTabState } from './tab-state.ts';
 import { TrainerClient } from './trainer-client.ts';
 import { askForRoomCode, onRemeasure, render } from './view.ts';
+import { createDrawPanel } from './draw-panel.ts';
+import { createTryIt } from '../digit-pad/try-it.ts';
 
 const PROGRESS_EVERY_MS = 500;
 
@@ -139,8 +141,21 @@ const connection = new Connection(
 const rounds = new RoundRunner({ state, show, connection, trainer: () => session?.trainer ?? null });
 
 connection.socket.on('round:start', (start) => void rounds.run(start));
+const drawPanel = createDrawPanel(async (pixels, label) => {
+  const trainer = session?.trainer;
+  if (!trainer) throw new Error('this tab is still getting ready');
+  state.numExamples = await trainer.addExamples(pixels, Uint8Array.of(label));
+  state.drawnExamples++;
+  // The coordinator weighs updates by example count: tell it about the new total.
+  connection.socket.emit('participant:ready', { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples });
+  show();
+});
+const tryIt = createTryIt();
+document.getElementById('draw-panels')!.append(drawPanel.element, tryIt.element);
+
 connection.socket.on('round:done', (metrics) => {
   state.lastAccuracy = metrics.accuracy;
+  tryIt.refresh();
   show();
 });
 connection.socket.on('flock:error', (message) => {

@@ -32,6 +32,7 @@ interface Pending<T> {
 export class TrainerClient {
   private readonly worker = new Worker(new URL('../trainer.worker.ts', import.meta.url), { type: 'module' });
   private pendingInit: Pending<Ready> | null = null;
+  private readonly pendingAdds: Pending<number>[] = [];
   private readonly pendingJobs = new Map<number, Pending<Trained | 'cancelled'>>();
   private nextJob = 1;
 
@@ -67,6 +68,16 @@ export class TrainerClient {
     };
   }
 
+  /** Adds labelled examples to the local data; resolves with the new example count once they are in. */
+  addExamples(pixels: Uint8Array, labels: Uint8Array): Promise<number> {
+    const pixelBuffer = pixels.slice().buffer;
+    const labelBuffer = labels.slice().buffer;
+    return new Promise((resolve, reject) => {
+      this.pendingAdds.push({ resolve, reject });
+      this.post({ type: 'add-examples', pixels: pixelBuffer, labels: labelBuffer }, [pixelBuffer, labelBuffer]);
+    });
+  }
+
   terminate(): void {
     this.worker.terminate();
     this.failAll(new Error('training worker stopped'));
@@ -88,6 +99,8 @@ export class TrainerClient {
     switch (message.type) {
       case 'probe':
         return this.events.onProbe(message.result);
+      case 'examples-added':
+        return this.pendingAdds.shift()?.resolve(message.numExamples);
       case 'progress':
         return this.events.onProgress(message);
       case 'ready':
@@ -106,6 +119,8 @@ export class TrainerClient {
           this.pendingInit = null;
           return;
         }
+        const add = this.pendingAdds.shift();
+        if (add) return add.reject(error);
         return this.failAll(error);
       }
     }
@@ -114,7 +129,7 @@ export class TrainerClient {
   private failAll(error: Error): void {
     this.pendingInit?.reject(error);
     this.pendingInit = null;
-    for (const pending of this.pendingJobs.values()) pending.reject(error);
+    for (const pending of [...this.pendingJobs.values(), ...this.pendingAdds.splice(0)]) pending.reject(error);
     this.pendingJobs.clear();
   }
 }
