@@ -23,6 +23,7 @@ after(async () => {
 
 /** Draws a vertical stroke — a "1" — on the canvas with the given test id. */
 async function drawOne(page: Page, testId: string): Promise<void> {
+  await page.getByTestId(testId).scrollIntoViewIfNeeded(); // mouse events only land inside the viewport
   const box = (await page.getByTestId(testId).boundingBox())!;
   const x = box.x + box.width / 2;
   await page.mouse.move(x, box.y + box.height * 0.15);
