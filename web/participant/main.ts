@@ -151,7 +151,11 @@ const drawPanel = createDrawPanel(async (pixels, label) => {
   show();
 });
 const tryIt = createTryIt();
-document.getElementById('draw-panels')!.append(drawPanel.element, tryIt.element);
+const tryItCard = document.createElement('div');
+tryItCard.className = 'card';
+tryItCard.innerHTML = '<h2>Try the global model</h2><p class="muted">Draw a digit: the model everyone is training says what it sees.</p>';
+tryItCard.append(tryIt.element);
+document.getElementById('draw-panels')!.append(drawPanel.element, tryItCard);
 
 connection.socket.on('round:done', (metrics) => {
   state.lastAccuracy = metrics.accuracy;
