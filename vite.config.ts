@@ -14,6 +14,7 @@ export default defineConfig({
       input: {
         participant: resolve(__dirname, 'web/index.html'),
         dashboard: resolve(__dirname, 'web/dashboard.html'),
+        bench: resolve(__dirname, 'web/bench/tab-speed.html'),
       },
     },
   },
