@@ -90,10 +90,7 @@ export async function fitLocally(
   let lastEpochLoss = NaN;
   try {
     for (let epoch = 1; epoch <= settings.epochs; epoch++) {
-      const order = tf.tensor1d(shuffledIndices(examples.count), 'int32');
-      const xs = tf.gather(examples.x, order);
-      const ys = tf.gather(examples.y, order);
-      order.dispose();
+      const order = shuffledIndices(examples.count);
       const pending: tf.Scalar[] = [];
       let epochLossSum = 0;
       let lastReadAt = performance.now();
@@ -114,9 +111,13 @@ export async function fitLocally(
       };
       try {
         for (let step = 1; step <= stepsPerEpoch; step++) {
+          // Gather each batch by its indices, as model.fit does. Slicing batches off a shuffled
+          // copy of the shard is slower on wasm: its Slice copies the whole input first
+          // (measured: 0.70× of model.fit at 2,000 examples, 0.49× at 8,000).
           const loss = tf.tidy(() => {
             const begin = (step - 1) * batchSize;
-            return trainStep(model, optimizer, xs.slice(begin, batchSize), ys.slice(begin, batchSize));
+            const batch = tf.tensor1d(order.subarray(begin, begin + batchSize), 'int32');
+            return trainStep(model, optimizer, tf.gather(examples.x, batch), tf.gather(examples.y, batch));
           });
           pending.push(loss);
           if (pending.length >= READBACK_EVERY_STEPS || performance.now() - lastReadAt >= READBACK_EVERY_MS) {
@@ -125,7 +126,7 @@ export async function fitLocally(
         }
         if (pending.length > 0) await readBack(stepsPerEpoch);
       } finally {
-        tf.dispose([xs, ys, ...pending]);
+        tf.dispose(pending);
       }
       lastEpochLoss = epochLossSum / stepsPerEpoch;
     }
