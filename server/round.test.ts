@@ -65,6 +65,15 @@ function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Parti
 }
 
 const filled = (value: number) => new Float32Array(P).fill(value);
+
+/** Tabs a and b each send an all-ones delta of 100 examples in rounds 1..rounds. */
+async function answerRounds(t: ReturnType<typeof setup>, rounds: number): Promise<void> {
+  for (let round = 1; round <= rounds; round++) {
+    t.controller.acceptUpdate('a', update(round, 100), filled(1));
+    t.controller.acceptUpdate('b', update(round, 100), filled(1));
+    await flushAsync();
+  }
+}
 const update = (round: number, numExamples: number) => ({ round, numExamples, loss: 0.5 });
 
 test('waits for enough ready tabs, then selects them and sends the global weights', () => {
@@ -298,11 +307,7 @@ test('the run ends at the configured number of rounds', async () => {
   t.addTab('a');
   t.addTab('b');
   t.controller.start();
-  for (let round = 1; round <= 2; round++) {
-    t.controller.acceptUpdate('a', update(round, 100), filled(1));
-    t.controller.acceptUpdate('b', update(round, 100), filled(1));
-    await flushAsync();
-  }
+  await answerRounds(t, 2);
   assert.equal(t.controller.phase, 'done');
   assert.equal(t.done.length, 2);
   assert.deepEqual(t.controller.global, filled(2));
@@ -313,11 +318,7 @@ test('the run ends early at the target accuracy', async () => {
   t.addTab('a');
   t.addTab('b');
   t.controller.start();
-  for (let round = 1; round <= 2; round++) {
-    t.controller.acceptUpdate('a', update(round, 100), filled(1));
-    t.controller.acceptUpdate('b', update(round, 100), filled(1));
-    await flushAsync();
-  }
+  await answerRounds(t, 2);
   assert.equal(t.controller.phase, 'done');
   assert.match(t.controller.message, /reached target accuracy 0.9 in round 2/);
   assert.equal(t.controller.round, 2);

@@ -7,7 +7,7 @@
 import { buildModel } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
 import { BACKENDS, type BackendName } from '../shared/protocol.ts';
-import { formatCount } from './dashboard/format.ts';
+import { formatCount } from './format.ts';
 import { disposeExamples, toExampleTensors, trainStep } from './local-training.ts';
 import { activateBackend, BackendUnavailableError, isSoftwareWebGpu, releaseBackend, tf } from './tfjs-backends.ts';
 import type { BackendChoice, ProbeResult } from './worker-protocol.ts';

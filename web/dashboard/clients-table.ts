@@ -2,7 +2,7 @@
 // since backend reasons come from the tabs and must never be parsed as HTML.
 // "Last update" ages between states: refreshAges() rewrites just those cells every second.
 import type { ClientStatus, RunState } from '../../shared/protocol.ts';
-import { formatAgo, formatBytes, formatCount, formatStat, shortClientId } from './format.ts';
+import { formatAgo, formatBytes, formatCount, formatStat, shortClientId } from '../format.ts';
 
 /** What each status means, for the pill's tooltip. */
 export const STATUS_MEANINGS: Record<ClientStatus, string> = {

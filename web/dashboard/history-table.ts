@@ -1,6 +1,6 @@
 // Completed rounds, newest first, with the numbers behind the charts.
 import type { RoundMetrics } from '../../shared/protocol.ts';
-import { formatCount, formatDurationMs, formatPercent, formatStat } from './format.ts';
+import { formatCount, formatDurationMs, formatPercent, formatStat } from '../format.ts';
 
 export function renderHistory(tbody: HTMLTableSectionElement, history: readonly RoundMetrics[], highlightRound: number | null): void {
   const rows = [...history].reverse().map((m) => {

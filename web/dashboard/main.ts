@@ -10,7 +10,7 @@ import { createTryIt } from '../digit-pad/try-it.ts';
 import { AdminRequestError, sendRunCommand, type RunCommand } from './admin-api.ts';
 import { saveAdminToken, takeAdminToken } from './admin-token.ts';
 import { refreshAges, renderClients } from './clients-table.ts';
-import { formatCount, formatPercent, formatStat } from './format.ts';
+import { formatCount, formatPercent, formatStat } from '../format.ts';
 import { renderHistory } from './history-table.ts';
 import { createJoinPanel, primaryJoinUrl } from './join-panel.ts';
 import { describePrivacy } from './privacy-view.ts';

@@ -2,7 +2,7 @@
 // noise multiplier) and what the run has spent so far (noise std, ε, δ from history).
 import type { RoundMetrics } from '../../shared/protocol.ts';
 import type { Settings } from '../../shared/settings.ts';
-import { formatStat } from './format.ts';
+import { formatStat } from '../format.ts';
 
 export type PrivacyMode = 'off' | 'clipping only' | 'clipping + Gaussian noise';
 

@@ -12,7 +12,7 @@ import {
   type ChartDataset,
 } from 'chart.js';
 import type { RoundMetrics } from '../../shared/protocol.ts';
-import { formatPercent, formatStat } from './format.ts';
+import { formatPercent, formatStat } from '../format.ts';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 

@@ -2,7 +2,7 @@
 // a cell per tab (answered ✓, late, dropped, or not selected), and the bytes that round
 // moved. A tab that has left keeps its column, so its past rounds stay visible.
 import type { RoundMetrics, RunState } from '../../shared/protocol.ts';
-import { formatBytes } from './format.ts';
+import { formatBytes } from '../format.ts';
 
 export type RoundOutcome = 'answered' | 'late' | 'dropped' | 'training' | 'none';
 

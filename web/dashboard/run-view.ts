@@ -1,7 +1,7 @@
 // What the status panel says about a RunState at a given moment. Pure: the page
 // re-derives it every tick (for the countdown) and tests call it with a fixed clock.
 import type { Phase, RunState } from '../../shared/protocol.ts';
-import { formatCountdown } from './format.ts';
+import { formatCountdown } from '../format.ts';
 
 const RUNNING_PHASES: readonly Phase[] = ['waiting', 'selecting', 'training', 'aggregating', 'evaluating'];
 

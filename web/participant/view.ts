@@ -1,5 +1,5 @@
 // Renders the tab's state into index.html. Everything shown comes from TabState.
-import { formatCount } from '../dashboard/format.ts';
+import { formatCount } from '../format.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
 import type { ConnectionState, TabState, TabStatus } from './tab-state.ts';
 

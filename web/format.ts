@@ -1,4 +1,4 @@
-// How numbers, durations and ids read on the dashboard. Pure, so the views stay testable in Node.
+// How numbers, durations and ids read on Flock's pages (dashboard, participant, probe notes). Pure, so views stay testable in Node.
 
 const groupedInteger = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
