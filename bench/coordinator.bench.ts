@@ -23,6 +23,7 @@ import { buildApp } from '../server/app.ts';
 import { loadMnist } from '../server/dataset.ts';
 import { TestSetEvaluator } from '../server/evaluator.ts';
 import type { Evaluator } from '../server/round.ts';
+import { DEFAULT_LIMITS } from '../server/limits/transport-limits.ts';
 import type { BenchRow } from './harness.ts';
 import { epochMs, type RoundReport } from './headless-participant.ts';
 
@@ -92,6 +93,8 @@ export async function coordinator(): Promise<BenchRow[]> {
       roundDeadlineMs: 120_000,
     }),
     access: { adminToken: 'bench-admin-token', roomCode: null },
+    // Every participant is on 127.0.0.1: the per-address cap is for strangers, not for this bench.
+    limits: { ...DEFAULT_LIMITS, maxConnectionsPerAddress: CLIENTS + 10, joinsPerMinute: CLIENTS * 10 },
     distDir: mkdtempSync(join(tmpdir(), 'flock-bench-dist-')),
     mnist,
     evaluator: timedEvaluator,
@@ -101,16 +104,15 @@ export async function coordinator(): Promise<BenchRow[]> {
       if (typeof round === 'number') timesOf(round).lastUpdateAt = epochMs();
     },
   });
-  const transport = coordinator.transport!;
-  coordinator.transport = {
-    ...transport,
-    sendRoundStart(clientIds, start) {
-      const t = start.attempt === 1 && clientIds.length > 1 ? timesOf(start.round) : {}; // not resends to one tab
-      t.startEmitAt = epochMs();
-      transport.sendRoundStart(clientIds, start);
-      t.startSentAt = epochMs();
-    },
-  };
+  // Around the transport's own listener: the first runs before it emits, the second after.
+  const timesOfStart = (connectionIds: string[], start: { round: number; attempt: number }) =>
+    start.attempt === 1 && connectionIds.length > 1 ? timesOf(start.round) : {}; // not resends to one tab
+  coordinator.prependListener('roundStart', (ids, start) => {
+    timesOfStart(ids, start).startEmitAt = epochMs();
+  });
+  coordinator.on('roundStart', (ids, start) => {
+    timesOfStart(ids, start).startSentAt = epochMs();
+  });
   const rounds = coordinator.rounds;
 
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -174,8 +176,8 @@ export async function coordinator(): Promise<BenchRow[]> {
       if (closing.startSentAt !== undefined) roundWallMs.push(next.startSentAt - closing.startSentAt);
     }
     const n = overheadMs.length;
-    const tabs = coordinator.room.view();
-    const droppedOnServer = new Set([...history.flatMap((m) => m.dropped), ...tabs.filter((c) => !c.connected).map((c) => c.clientId)]).size;
+    const tabs = coordinator.runState().clients;
+    const droppedOnServer = new Set([...history.flatMap((m) => m.dropped)]).size + (CLIENTS - tabs.length);
     const dropped = Math.max(disconnectsDuringRun.length, droppedOnServer);
     // Every tab is in every round (fraction 1, 100 tabs): the worst tab's bytes per round, counted by the
     // coordinator at the engine level (Socket.IO framing and binary attachments included).

@@ -54,6 +54,8 @@ export interface RoundReport {
 
 export class HeadlessParticipant {
   clientId: string | null = null;
+  /** The secret the coordinator gave at the first join: join() sends it again to come back as the same tab. */
+  resumeToken: string | null = null;
   model: ModelName | null = null;
   readonly rounds: RoundReport[] = [];
   /** flock:error messages, refused or unanswered updates, undecodable weights. */
@@ -89,12 +91,14 @@ export class HeadlessParticipant {
     socket.on('flock:error', (message) => this.errors.push(message));
     socket.on('round:start', (start) => void this.answer(start));
 
-    const reply = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('participant:join', this.options.roomCode ? { roomCode: this.options.roomCode } : {});
+    const request = { ...(this.options.roomCode ? { roomCode: this.options.roomCode } : {}), ...(this.resumeToken ? { resumeToken: this.resumeToken } : {}) };
+    const reply = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('participant:join', request);
     if ('error' in reply) {
       socket.disconnect();
       throw new Error(`join refused: ${reply.error}`);
     }
     this.clientId = reply.clientId;
+    this.resumeToken = reply.resumeToken;
     this.model = reply.model;
     this.encodedDelta(reply.model);
     socket.emit('participant:ready', { backend: 'cpu', backendReason: BACKEND_REASON, numExamples: this.numExamples });

@@ -1,8 +1,9 @@
 // Who may steer: viewing is open; start, stop, reset and settings need the admin
 // token; joining needs the room code. Both are printed by the coordinator at start.
+import { ClientFaultError } from './client-fault.ts';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 
-export class AccessError extends Error {
+export class AccessError extends ClientFaultError {
   override name = 'AccessError';
   constructor(
     message: string,

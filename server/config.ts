@@ -1,17 +1,29 @@
 // Turns command-line flags and environment variables into validated settings.
 // Every setting can be given as --name value, --name=value or FLOCK_NAME (UPPER_SNAKE).
 import { DEFAULT_SETTINGS, resolveSettings, SettingsError, type Settings } from '../shared/settings.ts';
+import { join } from 'node:path';
 import { generateAdminToken, generateRoomCode, type Access } from './access.ts';
+import { ROOT_DIR } from './data-paths.ts';
+import { DEFAULT_LIMITS, type TransportLimits } from './limits/transport-limits.ts';
 
 export interface ServerConfig {
   host: string;
   port: number;
   settings: Settings;
   access: Access;
+  /** Where the run is checkpointed; the coordinator resumes from it at start. */
+  dataDir: string;
+  /** Start a new run, removing the checkpoints in dataDir. */
+  fresh: boolean;
+  limits: TransportLimits;
 }
 
-const SERVER_KEYS = ['host', 'port', 'adminToken', 'roomCode'] as const;
-const TEXT_KEYS = new Set(['host', 'adminToken', 'roomCode']);
+export const DEFAULT_DATA_DIR = join(ROOT_DIR, '.flock-data');
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof TransportLimits)[];
+const SERVER_KEYS = ['host', 'port', 'adminToken', 'roomCode', 'dataDir', 'fresh', ...LIMIT_KEYS] as const;
+const TEXT_KEYS = new Set(['host', 'adminToken', 'roomCode', 'dataDir', 'fresh']);
+/** Flags that need no value: `--fresh` alone means true. */
+const SWITCHES = new Set(['fresh']);
 
 const envName = (key: string) => `FLOCK_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
@@ -28,7 +40,12 @@ function readFlags(argv: string[]): Record<string, string> {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) throw new SettingsError(`unexpected argument "${arg}" (settings look like --rounds 10)`);
-    const [name, inline] = arg.slice(2).split('=', 2);
+    const [given, inline] = arg.slice(2).split('=', 2);
+    const name = given.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()); // --data-dir is --dataDir
+    if (SWITCHES.has(name) && inline === undefined) {
+      flags[name] = 'true';
+      continue;
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new SettingsError(`--${name} needs a value`);
     flags[name] = value;
@@ -50,7 +67,15 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
   }
   const partial: Record<string, string | number> = {};
   for (const [key, text] of Object.entries(given)) partial[key] = parseValue(key, text);
-  const { host = '0.0.0.0', port = 8080, adminToken = generateAdminToken(), roomCode = generateRoomCode(), ...rest } = partial;
+  const { host = '0.0.0.0', port = 8080, adminToken = generateAdminToken(), roomCode = generateRoomCode(), dataDir = DEFAULT_DATA_DIR, fresh = 'false', ...others } = partial;
+  const limits = { ...DEFAULT_LIMITS };
+  const rest: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(others)) {
+    if (!(LIMIT_KEYS as string[]).includes(key)) rest[key] = value;
+    else if (Number.isInteger(value) && (value as number) >= 1) limits[key as keyof TransportLimits] = value as number;
+    else throw new SettingsError(`${key}: expected an integer >= 1, got ${value}`);
+  }
+  if (fresh !== 'true' && fresh !== 'false') throw new SettingsError(`fresh: expected true or false, got "${fresh}"`);
   if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
     throw new SettingsError(`port: expected an integer 0..65535, got ${port}`);
   }
@@ -64,6 +89,9 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     port: port as number,
     settings: resolveSettings(rest),
     access: { adminToken: String(adminToken), roomCode: code === 'NONE' ? null : code },
+    dataDir: String(dataDir),
+    fresh: fresh === 'true',
+    limits,
   };
 }
 

@@ -1,48 +1,75 @@
-// Composes one room: its tabs, its round state machine and its data. The
-// transport (plugins/socket.ts) attaches itself as `transport` to carry events out.
+// The coordinator's domain API: what a tab, the dashboard or an admin can do to a room,
+// as intention-revealing methods, and a typed event emitter for what the transport must
+// send. It composes the room (who is here), the round state machine (the run) and the
+// shards; transports only decode, call these methods and forward the events.
+import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { RoundMetrics, RoundStart, RunState } from '../shared/protocol.ts';
-import type { Settings } from '../shared/settings.ts';
+import type { AttackMode, ClientView, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
+import { resolveSettings, type Settings } from '../shared/settings.ts';
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room } from './room.ts';
 import { RoundController, type Evaluator, type Timers, realTimers } from './round.ts';
-import type { Access } from './access.ts';
+import { requireRoomCode, type Access } from './access.ts';
+import { ClientFaultError } from './client-fault.ts';
+import { RunCheckpoints } from './run-checkpoints.ts';
 
-export interface Transport {
-  sendRoundStart(clientIds: string[], start: RoundStart): void;
-  publishRoundDone(metrics: RoundMetrics): void;
-  stateChanged(): void;
+/** What the transport must carry out. Connection ids are the transport's own handles. */
+export interface CoordinatorEvents {
+  roundStart: [connectionIds: string[], start: RoundStart];
+  roundDone: [metrics: RoundMetrics];
+  attackChanged: [connectionId: string, mode: AttackMode];
+  /** A tab came back on a new connection while its old one lingered: close the old one. */
+  connectionReplaced: [connectionId: string];
+  stateChanged: [];
 }
 
-export class Coordinator {
+export class UnknownClientError extends ClientFaultError {
+  override name = 'UnknownClientError';
+}
+
+export interface CoordinatorOptions {
+  settings: Settings;
+  mnist: Mnist;
+  evaluator: Evaluator;
+  access: Access;
+  /** Where participants can reach this coordinator, e.g. http://192.168.1.20:8080/ (LAN first). */
+  baseUrls: string[];
+  log: (level: 'info' | 'warn' | 'error', message: string, error?: unknown) => void;
+  /** Where the run is checkpointed after every round; null: nothing is kept. */
+  checkpoints?: RunCheckpoints | null;
+  timers?: Timers;
+}
+
+export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly room = new Room();
   readonly rounds: RoundController;
   readonly shards: ShardStore;
-  transport: Transport | null = null;
+  readonly access: Access;
+  private readonly baseUrls: string[];
+  private readonly log: CoordinatorOptions['log'];
+  private readonly checkpoints: RunCheckpoints | null;
 
-  constructor(
-    settings: Settings,
-    mnist: Mnist,
-    evaluator: Evaluator,
-    readonly access: Access,
-    /** Where participants can reach this coordinator, e.g. http://192.168.1.20:8080/ (LAN first). */
-    private readonly baseUrls: string[],
-    log: (message: string) => void,
-    timers: Timers = realTimers,
-  ) {
-    this.shards = new ShardStore(mnist.train);
+  constructor(options: CoordinatorOptions) {
+    super();
+    this.access = options.access;
+    this.baseUrls = options.baseUrls;
+    this.log = options.log;
+    this.checkpoints = options.checkpoints ?? null;
+    this.shards = new ShardStore(options.mnist.train);
     this.rounds = new RoundController(
-      settings,
+      options.settings,
       this.room,
-      evaluator,
+      options.evaluator,
       {
-        sendRoundStart: (ids, start) => this.transport?.sendRoundStart(ids, start),
-        publishRoundDone: (metrics) => this.transport?.publishRoundDone(metrics),
-        stateChanged: () => this.transport?.stateChanged(),
-        log,
+        sendRoundStart: (ids, start) => this.emit('roundStart', this.connectionsOf(ids), start),
+        publishRoundDone: (metrics) => this.emit('roundDone', metrics),
+        roundCompleted: () => this.checkpoint(),
+        stateChanged: () => this.emit('stateChanged'),
+        log: (message) => this.log('info', message),
+        bug: (error) => this.log('error', 'bug in the coordinator', error),
       },
-      timers,
+      options.timers ?? realTimers,
     );
   }
 
@@ -50,12 +77,108 @@ export class Coordinator {
     return this.rounds.settings;
   }
 
+  /** Continues from the last good checkpoint, if there is one; says what it did. */
+  async resume(): Promise<string> {
+    const saved = await this.checkpoints?.load();
+    if (!saved) return 'no checkpoint: starting a new run';
+    this.room.restore(saved.room);
+    this.rounds.resume(saved.run, saved.global);
+    return `resumed from ${saved.path}: ${saved.run.completedRounds} rounds done, phase ${this.rounds.phase}`;
+  }
+
+  // ── a tab ──────────────────────────────────────────────────────────────────
+
+  join(connectionId: string, request: JoinRequest): JoinReply {
+    requireRoomCode(this.access, request.roomCode);
+    const settings = this.settings;
+    const { client, resumeToken, replacedConnection, leftClient } = this.room.join(connectionId, request.resumeToken, settings.shards);
+    if (replacedConnection) this.emit('connectionReplaced', replacedConnection);
+    if (leftClient) this.log('info', `tab ${leftClient} left (its connection joined again as another tab)`);
+    this.log('info', `tab ${client.clientId} joined (shard ${client.shard})`);
+    this.rounds.clientsChanged();
+    if (client.backend) this.resendRoundIfOwed(client.clientId);
+    return {
+      clientId: client.clientId,
+      resumeToken,
+      shard: { index: client.shard, count: settings.shards, url: `/api/shards/${client.shard}` },
+      model: settings.model,
+    };
+  }
+
+  ready(connectionId: string, report: ReadyReport): void {
+    const client = this.tabOn(connectionId);
+    this.room.markReady(client.clientId, report);
+    this.log('info', `tab ${client.clientId} ready: ${report.backend}, ${report.numExamples} examples${client.attack !== 'none' ? `, attacker (${client.attack})` : ''}`);
+    this.rounds.clientsChanged();
+    this.resendRoundIfOwed(client.clientId);
+  }
+
+  reportProgress(connectionId: string, progress: TrainingProgress): void {
+    const client = this.tabOn(connectionId);
+    client.lastLoss = progress.loss;
+    if (progress.uploading) this.rounds.markUploading(client.clientId, progress.round);
+    this.emit('stateChanged');
+  }
+
+  submitUpdate(connectionId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
+    this.rounds.acceptUpdate(this.tabOn(connectionId).clientId, update, delta);
+  }
+
+  disconnect(connectionId: string): void {
+    const client = this.room.disconnect(connectionId);
+    if (!client) return;
+    this.log('info', `tab ${client.clientId} left`);
+    this.rounds.clientsChanged();
+  }
+
+  /** Bytes on the wire to/from one connection: counted for its tab and for the current round. */
+  recordTraffic(connectionId: string, bytesSent: number, bytesReceived: number): void {
+    const client = this.room.onConnection(connectionId);
+    if (client) this.room.recordTraffic(client.clientId, bytesSent, bytesReceived);
+    this.rounds.recordTraffic(bytesSent, bytesReceived);
+  }
+
+  // ── an admin ───────────────────────────────────────────────────────────────
+
+  start(): void {
+    this.rounds.start();
+  }
+
+  stop(): void {
+    this.rounds.stop();
+    this.checkpoint();
+  }
+
+  /** Back to idle, and the checkpoints are gone: the next start is a fresh run. */
+  async reset(): Promise<void> {
+    this.rounds.reset();
+    await this.checkpoints?.clear();
+  }
+
+  changeSettings(partial: unknown): Settings {
+    const settings = resolveSettings(partial, this.settings);
+    this.rounds.updateSettings(settings);
+    return settings;
+  }
+
+  /** Switches a tab into (or out of) a simulated attacker, from its next round. */
+  setAttack(clientId: string, mode: AttackMode): void {
+    const client = this.room.get(clientId);
+    if (!client?.connectionId) throw new UnknownClientError(`no connected tab ${clientId}`);
+    client.attack = mode;
+    this.log('info', `tab ${clientId}: attack ${mode}`);
+    this.emit('attackChanged', client.connectionId, mode);
+    this.emit('stateChanged');
+  }
+
+  // ── anyone ─────────────────────────────────────────────────────────────────
+
   runState(): RunState {
     const spec = modelSpec(this.settings.model);
     const query = this.access.roomCode ? `?room=${this.access.roomCode}` : '';
     return {
       ...this.rounds.state(),
-      clients: this.room.view(),
+      clients: this.clientViews(),
       modelTitle: spec.title,
       paramCount: spec.paramCount,
       joinUrls: this.baseUrls.map((url) => `${url}${query}`),
@@ -63,9 +186,41 @@ export class Coordinator {
     };
   }
 
-  /** Bytes on the wire to/from one tab: counted for the tab and for the current round. */
-  recordTraffic(clientId: string | undefined, bytesSent: number, bytesReceived: number): void {
-    if (clientId) this.room.recordTraffic(clientId, bytesSent, bytesReceived);
-    this.rounds.recordTraffic(bytesSent, bytesReceived);
+  private clientViews(): ClientView[] {
+    return this.room.connectedClients().map((c) => ({
+      clientId: c.clientId,
+      shard: c.shard,
+      backend: c.backend,
+      backendReason: c.backendReason,
+      numExamples: c.numExamples,
+      status: this.rounds.statusOf(c.clientId),
+      lastLoss: c.lastLoss,
+      connected: true,
+      lastUpdateAt: c.lastUpdateAt,
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
+      attack: c.attack,
+    }));
+  }
+
+  private tabOn(connectionId: string) {
+    const client = this.room.onConnection(connectionId);
+    if (!client) throw new UnknownClientError('unknown client: send participant:join first');
+    return client;
+  }
+
+  private resendRoundIfOwed(clientId: string): void {
+    const start = this.rounds.roundOwedTo(clientId);
+    if (start) this.emit('roundStart', this.connectionsOf([clientId]), start);
+  }
+
+  private connectionsOf(clientIds: string[]): string[] {
+    return clientIds.map((id) => this.room.get(id)?.connectionId).filter((c): c is string => typeof c === 'string');
+  }
+
+  private checkpoint(): void {
+    this.checkpoints?.save({ run: this.rounds.snapshot(), room: this.room.save(), global: this.rounds.global }).catch((error: unknown) =>
+      this.log('error', 'checkpoint failed', error),
+    );
   }
 }

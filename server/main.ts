@@ -33,6 +33,9 @@ async function main(): Promise<void> {
     access: config.access,
     baseUrls,
     distDir: join(ROOT_DIR, 'dist'),
+    dataDir: config.dataDir,
+    fresh: config.fresh,
+    limits: config.limits,
     logger: {
       level: process.env.FLOCK_LOG_LEVEL ?? 'info',
       transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname,reqId' } },
@@ -45,10 +48,19 @@ async function main(): Promise<void> {
   console.log(`  Join:        ${joinUrls.join('\n               ')}`);
   console.log(`  Room code:   ${roomCode ?? '(none: open room)'}`);
   console.log(`  Dashboard:   ${local}dashboard.html#admin=${config.access.adminToken}`);
-  console.log(`  Admin token: ${config.access.adminToken}  (start/stop/reset/settings; set FLOCK_ADMIN_TOKEN to choose it)\n`);
+  console.log(`  Admin token: ${config.access.adminToken}  (start/stop/reset/settings; set FLOCK_ADMIN_TOKEN to choose it)`);
+  console.log(`  Data dir:    ${config.dataDir}  (the run is checkpointed here after every round; --fresh starts anew)\n`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void app.close().then(() => process.exit(0)));
   }
 }
 
-void main();
+process.on('unhandledRejection', (reason) => {
+  // Every promise is meant to be handled: one that is not is a bug, and the log says where.
+  console.error('flock: bug: unhandled promise rejection', reason);
+});
+
+main().catch((error: unknown) => {
+  console.error('flock: could not start:', error);
+  process.exit(1);
+});

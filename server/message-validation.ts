@@ -1,51 +1,52 @@
-// Validates everything a tab sends before it touches state. Metadata is checked
-// against schemas; weights are decoded and checked by shared/wire.ts.
-import { Type, type TSchema, type Static } from '@sinclair/typebox';
+// Validates everything a tab sends before it touches state. Refusing must stay cheap whatever
+// the message's size: first a shape check that costs the same for 10 bytes or 10 MB (a plain
+// object with a few keys, short strings, binary only where binary belongs), then the schema from
+// shared/protocol.ts, then (updates) the wire decoder of shared/wire.ts.
+import { type TSchema, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { BACKENDS } from '../shared/protocol.ts';
+import { JoinRequestSchema, ReadyReportSchema, TrainingProgressSchema, UpdateMessageSchema } from '../shared/protocol.ts';
 import type { ModelSpec } from '../shared/model-spec.ts';
 import { decodeWeights, encodedByteLength, WireError } from '../shared/wire.ts';
+import { ClientFaultError } from './client-fault.ts';
 
-export class ProtocolError extends Error {
+export class ProtocolError extends ClientFaultError {
   override name = 'ProtocolError';
 }
 
-const JoinSchema = Type.Object(
-  {
-    clientId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
-    roomCode: Type.Optional(Type.String({ maxLength: 32 })),
-  },
-  { additionalProperties: false },
-);
+/** More keys than any message has, fewer than would make walking them cost anything. */
+const MAX_KEYS = 8;
+/** Longest string field in any message (backendReason). */
+const MAX_STRING_LENGTH = 1000;
 
-const ReadySchema = Type.Object(
-  {
-    backend: Type.Union(BACKENDS.map((b) => Type.Literal(b))),
-    backendReason: Type.String({ maxLength: 1000 }),
-    numExamples: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
-  },
-  { additionalProperties: false },
-);
+const isBinary = (value: unknown) => ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
 
-const ProgressSchema = Type.Object(
-  {
-    round: Type.Integer({ minimum: 1 }),
-    epoch: Type.Integer({ minimum: 0, maximum: 10_000 }),
-    loss: Type.Number(),
-    uploading: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
+/**
+ * O(1)-ish gate: `raw` must be a plain object of at most MAX_KEYS keys whose values are
+ * short strings, numbers, booleans or (only for `binaryKey`) binary. Buffers, arrays and
+ * nested objects are refused here, before a schema validator would walk them.
+ */
+function requirePlainShape(what: string, raw: unknown, binaryKey?: string): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || isBinary(raw)) {
+    throw new ProtocolError(`malformed ${what}: expected an object, got ${describe(raw)}`);
+  }
+  const proto = Object.getPrototypeOf(raw);
+  if (proto !== Object.prototype && proto !== null) throw new ProtocolError(`malformed ${what}: expected a plain object`);
+  let keys = 0;
+  for (const key in raw) {
+    if (++keys > MAX_KEYS) throw new ProtocolError(`malformed ${what}: too many fields`);
+    const value = (raw as Record<string, unknown>)[key];
+    if (key === binaryKey && isBinary(value)) continue;
+    if (typeof value === 'string' && value.length > MAX_STRING_LENGTH) throw new ProtocolError(`malformed ${what}: ${key} is too long`);
+    if (typeof value === 'object' && value !== null) throw new ProtocolError(`malformed ${what}: ${key} must not be ${describe(value)}`);
+  }
+  return raw as Record<string, unknown>;
+}
 
-const UpdateMetaSchema = Type.Object(
-  {
-    round: Type.Integer({ minimum: 1 }),
-    numExamples: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
-    loss: Type.Number(),
-    delta: Type.Unknown(),
-  },
-  { additionalProperties: false },
-);
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (isBinary(value)) return `binary (${(value as ArrayBufferLike).byteLength} bytes)`;
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
 
 function check<S extends TSchema>(what: string, schema: S, raw: unknown): Static<S> {
   if (Value.Check(schema, raw)) return raw;
@@ -58,11 +59,11 @@ function requireFinite(what: string, value: number): void {
   if (!Number.isFinite(value)) throw new ProtocolError(`malformed ${what}: loss must be a finite number, got ${value}`);
 }
 
-export const parseJoin = (raw: unknown) => check('join', JoinSchema, raw ?? {});
-export const parseReady = (raw: unknown) => check('ready report', ReadySchema, raw);
+export const parseJoin = (raw: unknown) => check('join', JoinRequestSchema, requirePlainShape('join', raw ?? {}));
+export const parseReady = (raw: unknown) => check('ready report', ReadyReportSchema, requirePlainShape('ready report', raw));
 
 export function parseProgress(raw: unknown) {
-  const progress = check('progress report', ProgressSchema, raw);
+  const progress = check('progress report', TrainingProgressSchema, requirePlainShape('progress report', raw));
   requireFinite('progress report', progress.loss);
   return progress;
 }
@@ -73,12 +74,13 @@ export function maxUpdateBytes(spec: ModelSpec): number {
 }
 
 export function parseUpdate(raw: unknown, spec: ModelSpec) {
-  const meta = check('update', UpdateMetaSchema, raw);
-  requireFinite('update', meta.loss);
-  const size = ArrayBuffer.isView(meta.delta) || meta.delta instanceof ArrayBuffer ? meta.delta.byteLength : 0;
+  const shaped = requirePlainShape('update', raw, 'delta');
+  const size = isBinary(shaped.delta) ? (shaped.delta as ArrayBufferLike).byteLength : 0;
   if (size > maxUpdateBytes(spec)) {
     throw new ProtocolError(`update rejected: ${size} bytes is over the ${maxUpdateBytes(spec)}-byte limit for ${spec.name}`);
   }
+  const meta = check('update', UpdateMessageSchema, shaped);
+  requireFinite('update', meta.loss);
   try {
     return { round: meta.round, numExamples: meta.numExamples, loss: meta.loss, delta: decodeWeights(spec, meta.delta) };
   } catch (error) {

@@ -1,54 +1,110 @@
 // The tabs of one room: who joined, which shard each holds, what each reported.
-// A tab keeps its record (and shard) across reconnects by sending its clientId again.
-import { randomUUID } from 'node:crypto';
-import type { BackendName, ClientStatus, ClientView, ReadyReport } from '../shared/protocol.ts';
+// A tab has two ids: a public one (shown on the dashboard and in /api/status) and a secret
+// resume token, given only to the tab at its first join, that it sends again to reconnect as
+// itself and keep its shard. Knowing a public id gives no power over a tab. The room stores a
+// hash of each token, so neither a leaked checkpoint nor the state API can hand one out.
+import { createHash, randomBytes } from 'node:crypto';
+import type { AttackMode, BackendName, ReadyReport } from '../shared/protocol.ts';
 import { createRng, shuffleInPlace } from '../shared/fl/rng.ts';
 
 export interface ClientRecord {
+  /** Public id. */
   clientId: string;
   shard: number;
-  connected: boolean;
+  /** The transport connection this tab is on now; null while it is away. */
+  connectionId: string | null;
   backend: BackendName | null;
   backendReason: string;
   numExamples: number;
-  status: ClientStatus;
+  attack: AttackMode;
   lastLoss: number | null;
   lastUpdateAt: number | null;
   bytesSent: number;
   bytesReceived: number;
 }
 
+/** What a checkpoint keeps of a tab, so that it can come back with its token after a restart. */
+export interface SavedClient {
+  clientId: string;
+  tokenHash: string;
+  shard: number;
+  numExamples: number;
+  attack: AttackMode;
+}
+
+export interface JoinResult {
+  client: ClientRecord;
+  /** Given to the tab on every join: the same one it sent, or a new one at its first join. */
+  resumeToken: string;
+  /** A connection that held this identity before (a stale socket of the same tab), to close. */
+  replacedConnection: string | null;
+  /** An identity this connection held before it joined again as another one, now gone. */
+  leftClient: string | null;
+}
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
+const newToken = () => randomBytes(24).toString('base64url');
+const randomPublicId = () => randomBytes(6).toString('hex');
+
 export class Room {
   private readonly clients = new Map<string, ClientRecord>();
+  private readonly byTokenHash = new Map<string, ClientRecord>();
+  private readonly tokenHashOf = new Map<string, string>();
+  private readonly byConnection = new Map<string, ClientRecord>();
   private joins = 0;
 
-  /** Registers a tab (or reconnects a known one) and returns its record. */
-  join(clientId: string | undefined, shards: number): ClientRecord {
-    const known = clientId ? this.clients.get(clientId) : undefined;
-    if (known) {
-      known.connected = true;
-      known.status = known.backend ? 'idle' : 'joining';
-      return known;
+  /** `newPublicId`: tests pass readable ids; the default is random. */
+  constructor(private readonly newPublicId: () => string = randomPublicId) {}
+
+  /**
+   * Registers a tab on `connectionId`: the identity behind `resumeToken` when it is known,
+   * otherwise a new one. A connection holds at most one identity: joining again as another
+   * one leaves the first.
+   */
+  join(connectionId: string, resumeToken: string | undefined, shards: number): JoinResult {
+    const previous = this.byConnection.get(connectionId);
+    const known = resumeToken ? this.byTokenHash.get(hashToken(resumeToken)) : undefined;
+    let leftClient: string | null = null;
+    if (previous && previous !== known) {
+      this.detach(previous);
+      leftClient = previous.clientId;
     }
+    if (known) {
+      const replacedConnection = known.connectionId !== connectionId ? known.connectionId : null;
+      if (replacedConnection) this.byConnection.delete(replacedConnection);
+      this.attach(known, connectionId);
+      return { client: known, resumeToken: resumeToken!, replacedConnection, leftClient };
+    }
+    const token = newToken();
     const record: ClientRecord = {
-      clientId: clientId ?? randomUUID(),
+      clientId: this.uniquePublicId(),
       shard: this.joins++ % shards,
-      connected: true,
+      connectionId: null,
       backend: null,
       backendReason: '',
       numExamples: 0,
-      status: 'joining',
+      attack: 'none',
       lastLoss: null,
       lastUpdateAt: null,
       bytesSent: 0,
       bytesReceived: 0,
     };
-    this.clients.set(record.clientId, record);
-    return record;
+    this.remember(record, hashToken(token));
+    this.attach(record, connectionId);
+    return { client: record, resumeToken: token, replacedConnection: null, leftClient };
   }
 
   get(clientId: string): ClientRecord | undefined {
     return this.clients.get(clientId);
+  }
+
+  /** The tab on this connection, if it joined. */
+  onConnection(connectionId: string): ClientRecord | undefined {
+    return this.byConnection.get(connectionId);
+  }
+
+  isConnected(clientId: string): boolean {
+    return this.clients.get(clientId)?.connectionId != null;
   }
 
   markReady(clientId: string, report: ReadyReport): void {
@@ -56,14 +112,14 @@ export class Room {
     client.backend = report.backend;
     client.backendReason = report.backendReason;
     client.numExamples = report.numExamples;
-    if (client.status === 'joining') client.status = 'idle';
+    if (report.attack) client.attack = report.attack;
   }
 
-  disconnect(clientId: string): void {
-    const client = this.clients.get(clientId);
-    if (!client) return;
-    client.connected = false;
-    if (client.status === 'training' || client.status === 'uploading') client.status = 'dropped';
+  /** The connection closed; returns the tab that was on it, if it still was. */
+  disconnect(connectionId: string): ClientRecord | undefined {
+    const client = this.byConnection.get(connectionId);
+    if (client) this.detach(client);
+    return client;
   }
 
   recordTraffic(clientId: string, bytesSent: number, bytesReceived: number): void {
@@ -75,7 +131,11 @@ export class Room {
 
   /** Connected tabs that finished loading data and picking a backend. */
   readyClients(): ClientRecord[] {
-    return [...this.clients.values()].filter((c) => c.connected && c.backend !== null);
+    return [...this.clients.values()].filter((c) => c.connectionId !== null && c.backend !== null);
+  }
+
+  connectedClients(): ClientRecord[] {
+    return [...this.clients.values()].filter((c) => c.connectionId !== null);
   }
 
   /** Seeded sample of `count` ready tabs. */
@@ -85,17 +145,48 @@ export class Room {
     return ready.slice(0, count);
   }
 
-  setStatus(clientIds: Iterable<string>, status: ClientStatus): void {
-    for (const id of clientIds) {
-      const client = this.clients.get(id);
-      if (client) client.status = status;
-    }
+  /** Tabs and their shards, for a checkpoint (token hashes, never tokens). */
+  save(): { joins: number; clients: SavedClient[] } {
+    const clients = [...this.clients.values()].map((c) => ({
+      clientId: c.clientId,
+      tokenHash: this.tokenHashOf.get(c.clientId)!,
+      shard: c.shard,
+      numExamples: c.numExamples,
+      attack: c.attack,
+    }));
+    return { joins: this.joins, clients };
   }
 
-  view(): ClientView[] {
-    return [...this.clients.values()]
-      .filter((c) => c.connected)
-      .map((c) => ({ ...c }));
+  /** Brings back the tabs of a checkpoint, all away until they reconnect with their tokens. */
+  restore(saved: { joins: number; clients: SavedClient[] }): void {
+    for (const { tokenHash, ...c } of saved.clients) {
+      if (this.clients.has(c.clientId)) continue;
+      const away = { connectionId: null, backend: null, backendReason: '', lastLoss: null, lastUpdateAt: null, bytesSent: 0, bytesReceived: 0 };
+      this.remember({ ...c, ...away }, tokenHash);
+    }
+    this.joins = Math.max(this.joins, saved.joins);
+  }
+
+  private remember(record: ClientRecord, tokenHash: string): void {
+    this.clients.set(record.clientId, record);
+    this.byTokenHash.set(tokenHash, record);
+    this.tokenHashOf.set(record.clientId, tokenHash);
+  }
+
+  private attach(client: ClientRecord, connectionId: string): void {
+    client.connectionId = connectionId;
+    this.byConnection.set(connectionId, client);
+  }
+
+  private detach(client: ClientRecord): void {
+    if (client.connectionId) this.byConnection.delete(client.connectionId);
+    client.connectionId = null;
+  }
+
+  private uniquePublicId(): string {
+    let id = this.newPublicId();
+    while (this.clients.has(id)) id = this.newPublicId();
+    return id;
   }
 
   private require(clientId: string): ClientRecord {

@@ -29,7 +29,9 @@ class DeferredEvaluator extends ScriptedEvaluator {
 
 function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Partial<Settings> = {}, evaluator: E = new ScriptedEvaluator() as E) {
   const settings = resolveSettings({ rounds: 3, minClientsPerRound: 2, minClientsToStart: 2, roundDeadlineMs: 10_000, ...overrides });
-  const room = new Room();
+  const nextIds: string[] = [];
+  const bugs: unknown[] = [];
+  const room = new Room(() => nextIds.shift()!);
   const timers = new ManualTimers();
   const phases: Phase[] = [];
   const starts: { ids: string[]; start: RoundStart }[] = [];
@@ -52,16 +54,19 @@ function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Parti
       stateChanged: () => {
         if (phases.at(-1) !== controller.phase) phases.push(controller.phase);
       },
+      roundCompleted: () => {},
       log: () => {},
+      bug: (error) => bugs.push(error),
     },
     timers,
   );
   const addTab = (id: string, numExamples = 100) => {
-    room.join(id, settings.shards);
+    nextIds.push(id);
+    room.join(`conn-${id}`, undefined, settings.shards);
     room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples });
     controller.clientsChanged();
   };
-  return { settings, room, timers, phases, starts, done, events, controller, evaluator, addTab };
+  return { settings, room, timers, phases, starts, done, events, controller, evaluator, addTab, bugs };
 }
 
 const filled = (value: number) => new Float32Array(P).fill(value);
@@ -161,7 +166,7 @@ test('reaching the target while the next round trains ends the run at the round 
   t.controller.acceptUpdate('a', update(1, 100), filled(1));
   t.controller.acceptUpdate('b', update(1, 100), filled(1));
   t.controller.acceptUpdate('a', update(2, 100), filled(5)); // one tab of round 2 is already back
-  assert.equal(t.room.get('a')?.status, 'submitted');
+  assert.equal(t.controller.statusOf('a'), 'submitted');
   t.evaluator.finish(0.95);
   await flushAsync();
   assert.equal(t.controller.phase, 'done');
@@ -169,8 +174,8 @@ test('reaching the target while the next round trains ends the run at the round 
   assert.match(t.controller.message, /reached target accuracy 0.9 in round 1/);
   assert.deepEqual(t.controller.global, filled(1), 'round 2 never counts');
   assert.deepEqual(t.events, ['start 1', 'start 2', 'done 1']);
-  assert.equal(t.room.get('a')?.status, 'idle');
-  assert.equal(t.room.get('b')?.status, 'idle');
+  assert.equal(t.controller.statusOf('a'), 'idle');
+  assert.equal(t.controller.statusOf('b'), 'idle');
   assert.throws(() => t.controller.acceptUpdate('b', update(2, 100), filled(1)), /no round is collecting updates \(phase: done\)/);
   t.timers.advance(20_000); // round 2's deadline must not fire into the finished run
   assert.equal(t.controller.phase, 'done');
@@ -229,8 +234,8 @@ test('a tab leaving mid-round does not stall it: the round closes with the other
   t.controller.start();
   t.controller.acceptUpdate('a', update(1, 100), filled(1));
   t.controller.acceptUpdate('b', update(1, 100), filled(2));
-  t.room.disconnect('c');
-  assert.equal(t.room.get('c')?.status, 'dropped');
+  t.room.disconnect('conn-c');
+  assert.equal(t.controller.statusOf('c'), 'dropped');
   t.controller.clientsChanged();
   await flushAsync();
   assert.deepEqual(t.evaluator.evaluated[0], filled(1.5));
@@ -337,6 +342,7 @@ test('a failing evaluation stops the run with the reason', async () => {
   await flushAsync();
   assert.equal(t.controller.phase, 'stopped');
   assert.match(t.controller.message, /evaluator broke/);
+  assert.equal((t.bugs[0] as Error).message, 'evaluator broke', 'a failing evaluator is our bug: logged with its stack');
   assert.throws(() => t.controller.acceptUpdate('a', update(2, 100), filled(1)), /phase: stopped/);
   assert.equal(t.done.length, 0);
 });

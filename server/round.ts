@@ -5,21 +5,28 @@
 //                                               (stop: any running phase → stopped)
 //   training ─too few answers by the deadline→ waiting (the same round, next attempt)
 //
+// The round in flight is one value (OpenRound), made in openRound() and dropped in dropOpenRound();
+// a tab's status is derived from it and from the last closed round, never stored beside it.
+// How updates combine is the strategy's business (shared/fl/strategy.ts).
+//
 // Evaluation is off the critical path: as soon as round r is aggregated, round r+1 starts on the
-// new global model while round r is evaluated in the background; round r's round:done follows when
-// the evaluation ends. Rounds are still decided in order: round r+1 is not aggregated before round
-// r's evaluation is in, and when that evaluation reaches the target accuracy the run ends at round r
-// (round r+1, already handed out, is abandoned and the global model stays round r's).
+// new global model while round r is evaluated in the background (the `evaluation` field); round
+// r's round:done follows when the evaluation ends. Rounds are still decided in order: round r+1 is
+// not aggregated before round r's evaluation is in, and when that evaluation reaches the target
+// accuracy the run ends at round r (round r+1, already handed out, is abandoned and the global
+// model stays round r's).
+import { ClientFaultError } from './client-fault.ts';
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
+import type { ClientStatus, Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
 import type { Settings } from '../shared/settings.ts';
 import { encodeWeights } from '../shared/wire.ts';
-import { clientWeight, FedAvgAccumulator } from '../shared/fl/fedavg.ts';
-import { clipToNorm } from '../shared/fl/clip.ts';
-import { addGaussianNoise, dpNoiseStd } from '../shared/fl/noise.ts';
+import { clientWeight } from '../shared/fl/fedavg.ts';
+import { l2Norm } from '../shared/fl/clip.ts';
 import { DEFAULT_DP_DELTA, gaussianEpsilon } from '../shared/fl/accountant.ts';
-import { createRng } from '../shared/fl/rng.ts';
+import { AggregationError, type AggregationStrategy } from '../shared/fl/strategy.ts';
+import { createAggregationStrategy } from '../shared/fl/strategies.ts';
+import { PrivateAggregation } from '../shared/fl/private-aggregation.ts';
 import type { Room } from './room.ts';
 
 const TRANSITIONS: Record<Phase, readonly Phase[]> = {
@@ -36,11 +43,11 @@ const TRANSITIONS: Record<Phase, readonly Phase[]> = {
 
 export const RUNNING_PHASES: readonly Phase[] = ['waiting', 'selecting', 'training', 'aggregating', 'evaluating'];
 
-export class UpdateRejectedError extends Error {
+export class UpdateRejectedError extends ClientFaultError {
   override name = 'UpdateRejectedError';
 }
 
-export class RunStateError extends Error {
+export class RunStateError extends ClientFaultError {
   override name = 'RunStateError';
 }
 
@@ -49,12 +56,16 @@ export interface Evaluator {
   evaluate(model: ModelName, weights: Float32Array): Promise<{ accuracy: number; loss: number }>;
 }
 
-/** What the state machine asks the transport to do. */
+/** What the state machine tells the coordinator. */
 export interface RoundHooks {
   sendRoundStart(clientIds: string[], start: RoundStart): void;
   publishRoundDone(metrics: RoundMetrics): void;
+  /** A round's result is final (its history entry is in): the moment to checkpoint. */
+  roundCompleted(): void;
   stateChanged(): void;
   log(message: string): void;
+  /** Something that should not happen did: our bug, not a tab's fault. */
+  bug(error: unknown): void;
 }
 
 export interface Timers {
@@ -74,6 +85,40 @@ interface Answer {
   loss: number;
 }
 
+/** The round in flight: everything that lives and dies with one attempt of one round. */
+interface OpenRound {
+  readonly round: number;
+  readonly attempt: number;
+  readonly selected: readonly string[];
+  readonly answers: Map<string, Answer>;
+  /** Tabs that said they finished training and are sending their update. */
+  readonly uploading: Set<string>;
+  readonly start: RoundStart;
+  readonly startedAt: number;
+  readonly deadlineAt: number;
+  readonly deadlineTimer: unknown;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+type AggregatedRound = Omit<RoundMetrics, 'accuracy' | 'loss'>;
+
+/** A round aggregated and being evaluated in the background; the next aggregation waits for it. */
+interface PendingEvaluation {
+  readonly metrics: AggregatedRound;
+  readonly done: Promise<void>;
+}
+
+/** What a checkpoint keeps of the run (the global model travels beside it as binary). */
+export interface RunSnapshot {
+  phase: Phase;
+  /** Rounds completed: the run resumes at completedRounds + 1. */
+  completedRounds: number;
+  message: string;
+  settings: Settings;
+  history: RoundMetrics[];
+}
+
 export class RoundController {
   phase: Phase = 'idle';
   round = 0;
@@ -81,22 +126,12 @@ export class RoundController {
   message = 'Press start to begin training';
   history: RoundMetrics[] = [];
   global: Float32Array;
-  private selected: string[] = [];
-  private readonly answers = new Map<string, Answer>();
-  /** Σ weight·delta of this round's accepted updates (and Σ weight); reset when a round opens. */
-  private accumulator: FedAvgAccumulator;
-  private mean: Float32Array;
-  private roundStartedAt = 0;
-  private deadlineAt: number | null = null;
-  private deadlineTimer: unknown = null;
-  private currentStart: RoundStart | null = null;
-  /** This round's traffic, all tabs. */
-  private bytesSent = 0;
-  private bytesReceived = 0;
+  private open: OpenRound | null = null;
+  private evaluation: PendingEvaluation | null = null;
+  private strategy: AggregationStrategy;
+  private aggregate: Float32Array;
   /** Bumped by start/stop so that async work of an abandoned run is dropped. */
   private runId = 0;
-  /** The last aggregated round's evaluation while it runs; the next aggregation waits for it. */
-  private pendingEvaluation: Promise<void> | null = null;
 
   constructor(
     public settings: Settings,
@@ -106,8 +141,8 @@ export class RoundController {
     private readonly timers: Timers = realTimers,
   ) {
     this.global = evaluator.initialWeights(settings.model, settings.seed);
-    this.accumulator = new FedAvgAccumulator(this.global.length);
-    this.mean = new Float32Array(this.global.length);
+    this.strategy = buildStrategy(settings, this.global.length);
+    this.aggregate = new Float32Array(this.global.length);
   }
 
   get running(): boolean {
@@ -117,16 +152,12 @@ export class RoundController {
   start(): void {
     if (this.running) throw new RunStateError(`a run is already in progress (phase: ${this.phase}); stop it first`);
     this.runId++;
-    this.pendingEvaluation = null;
+    this.evaluation = null;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
-    if (this.accumulator.paramCount !== this.global.length) {
-      this.accumulator = new FedAvgAccumulator(this.global.length);
-      this.mean = new Float32Array(this.global.length);
-    }
     this.history = [];
     this.round = 1;
     this.attempt = 1;
-    this.hooks.log(`run started: ${this.settings.rounds} rounds of ${this.settings.model}`);
+    this.hooks.log(`run started: ${this.settings.rounds} rounds of ${this.settings.model}, ${this.strategy.title}`);
     this.moveTo('waiting');
     this.openRoundIfReady();
   }
@@ -134,10 +165,8 @@ export class RoundController {
   stop(): void {
     if (!this.running) throw new RunStateError(`nothing to stop (phase: ${this.phase})`);
     this.runId++;
-    this.clearDeadline();
-    this.room.setStatus(this.awaiting(), 'idle');
-    this.selected = [];
-    this.currentStart = null;
+    this.evaluation = null;
+    this.dropOpenRound();
     this.message = `stopped in round ${this.round}`;
     this.moveTo('stopped');
   }
@@ -155,10 +184,40 @@ export class RoundController {
     this.hooks.stateChanged();
   }
 
+  /** Continues a checkpointed run: the round that was in flight is redone from the checkpointed model. */
+  resume(snapshot: RunSnapshot, global: Float32Array): void {
+    if (this.phase !== 'idle') throw new RunStateError(`can only resume into an idle coordinator (phase: ${this.phase})`);
+    this.updateSettings(snapshot.settings);
+    if (global.length !== this.global.length) {
+      throw new RunStateError(`checkpoint has ${global.length} parameters, ${snapshot.settings.model} has ${this.global.length}`);
+    }
+    this.global = global;
+    this.history = snapshot.history;
+    this.runId++;
+    if (RUNNING_PHASES.includes(snapshot.phase)) {
+      this.round = snapshot.completedRounds + 1;
+      this.attempt = 1;
+      this.hooks.log(`resumed after a restart: ${snapshot.completedRounds} rounds done, round ${this.round} is redone`);
+      this.moveTo('waiting');
+      this.openRoundIfReady();
+    } else {
+      this.round = snapshot.completedRounds;
+      this.message = snapshot.message;
+      this.phase = snapshot.phase;
+      this.hooks.stateChanged();
+    }
+  }
+
+  snapshot(): RunSnapshot {
+    const completedRounds = this.history.at(-1)?.round ?? 0;
+    return { phase: this.phase, completedRounds, message: this.message, settings: this.settings, history: this.history };
+  }
+
   /** Counts bytes on the wire towards the current round. */
   recordTraffic(bytesSent: number, bytesReceived: number): void {
-    this.bytesSent += bytesSent;
-    this.bytesReceived += bytesReceived;
+    if (!this.open) return;
+    this.open.bytesSent += bytesSent;
+    this.open.bytesReceived += bytesReceived;
   }
 
   /** New settings apply from the next run. */
@@ -166,43 +225,47 @@ export class RoundController {
     if (this.running) throw new RunStateError('settings can only change between runs: stop the run first');
     this.settings = settings;
     this.global = this.evaluator.initialWeights(settings.model, settings.seed);
-    this.accumulator = new FedAvgAccumulator(this.global.length);
-    this.mean = new Float32Array(this.global.length);
+    this.strategy = buildStrategy(settings, this.global.length);
+    this.aggregate = new Float32Array(this.global.length);
     this.hooks.stateChanged();
   }
 
-  /** The transport calls this after any join, ready report or disconnect. */
+  /** The coordinator calls this after any join, ready report or disconnect. */
   clientsChanged(): void {
     if (this.phase === 'waiting') this.openRoundIfReady();
-    else if (this.phase === 'training' && this.awaiting().length === 0) void this.closeRound('every selected tab answered or left');
+    else if (this.phase === 'training' && this.awaiting().length === 0) this.closeInBackground('every selected tab answered or left');
     this.hooks.stateChanged();
   }
 
-  /** A selected tab that reconnects mid-round gets the round again (it may have reloaded). */
-  resendRoundIfOwed(clientId: string): void {
-    if (this.phase !== 'training' || !this.currentStart) return;
-    if (this.selected.includes(clientId) && !this.answers.has(clientId)) {
-      this.room.setStatus([clientId], 'training');
-      this.hooks.sendRoundStart([clientId], this.currentStart);
-    }
+  /** The round start a tab that (re)joined mid-round is owed, if it was selected and has not answered. */
+  roundOwedTo(clientId: string): RoundStart | null {
+    const open = this.open;
+    if (this.phase !== 'training' || !open) return null;
+    return open.selected.includes(clientId) && !open.answers.has(clientId) ? open.start : null;
+  }
+
+  /** A selected tab finished training and is sending its update. */
+  markUploading(clientId: string, round: number): void {
+    if (this.open?.round === round && this.open.selected.includes(clientId)) this.open.uploading.add(clientId);
   }
 
   /**
-   * Takes one tab's validated delta (a private copy: it is clipped in place).
-   * Throws UpdateRejectedError, leaving the global model untouched, when the update doesn't belong here.
+   * Takes one tab's validated delta. Throws UpdateRejectedError, leaving the global model
+   * untouched, when the update doesn't belong here. Cheap checks come first.
    */
   acceptUpdate(clientId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
-    if (this.phase !== 'training') {
+    const open = this.open;
+    if (this.phase !== 'training' || !open) {
       throw new UpdateRejectedError(`update for round ${update.round} rejected: no round is collecting updates (phase: ${this.phase})`);
     }
-    if (update.round !== this.round) {
-      throw new UpdateRejectedError(`update for round ${update.round} rejected: round ${this.round} is open (late update?)`);
+    if (update.round !== open.round) {
+      throw new UpdateRejectedError(`update for round ${update.round} rejected: round ${open.round} is open (late update?)`);
     }
-    if (!this.selected.includes(clientId)) {
-      throw new UpdateRejectedError(`update rejected: this tab was not selected for round ${this.round}`);
+    if (!open.selected.includes(clientId)) {
+      throw new UpdateRejectedError(`update rejected: this tab was not selected for round ${open.round}`);
     }
-    if (this.answers.has(clientId)) {
-      throw new UpdateRejectedError(`update rejected: this tab already sent its update for round ${this.round}`);
+    if (open.answers.has(clientId)) {
+      throw new UpdateRejectedError(`update rejected: this tab already sent its update for round ${open.round}`);
     }
     const client = this.room.get(clientId);
     if (!client || update.numExamples > client.numExamples) {
@@ -213,15 +276,37 @@ export class RoundController {
     if (delta.length !== this.global.length) {
       throw new UpdateRejectedError(`update rejected: ${this.global.length} values expected, got ${delta.length}`);
     }
-    if (this.settings.clipNorm > 0) clipToNorm(delta, this.settings.clipNorm); // 0: no clipping, so no norm to compute
+    // Finite is not enough: values near 1e38 times a large weight overflow the float32 sum. With
+    // ‖Δ‖ ≤ maxUpdateNorm and a weight ≤ MAX_EXAMPLES_PER_TAB no sum of tabs comes near float32's max.
+    const norm = l2Norm(delta);
+    if (!(norm <= this.settings.maxUpdateNorm)) {
+      throw new UpdateRejectedError(
+        `update rejected: its L2 norm ${norm.toPrecision(3)} is over the limit ${this.settings.maxUpdateNorm} (maxUpdateNorm; diverged training?)`,
+      );
+    }
     const weight = clientWeight(update.numExamples, this.settings.clientWeightCap);
-    this.accumulator.add(delta, weight);
-    this.answers.set(clientId, { weight, loss: update.loss });
+    this.strategy.add({ clientId, delta, weight });
+    open.answers.set(clientId, { weight, loss: update.loss });
     client.lastLoss = update.loss;
     client.lastUpdateAt = this.timers.now();
-    this.room.setStatus([clientId], 'submitted');
-    if (this.awaiting().length === 0) void this.closeRound('every selected tab answered');
+    if (this.awaiting().length === 0) this.closeInBackground('every selected tab answered');
     this.hooks.stateChanged();
+  }
+
+  /** A tab's status, derived from the round in flight and the last closed round. */
+  statusOf(clientId: string): ClientStatus {
+    const client = this.room.get(clientId);
+    if (!client?.backend) return 'joining';
+    const open = this.open;
+    if (open?.selected.includes(clientId)) {
+      if (open.answers.has(clientId)) return 'submitted';
+      if (!client.connectionId) return 'dropped';
+      return open.uploading.has(clientId) ? 'uploading' : 'training';
+    }
+    const last = this.evaluation?.metrics ?? this.history.at(-1);
+    if (last?.late.includes(clientId)) return 'late';
+    if (last?.dropped.includes(clientId)) return 'dropped';
+    return 'idle';
   }
 
   state(): Omit<RunState, 'clients' | 'modelTitle' | 'paramCount' | 'joinUrls' | 'roomCode'> {
@@ -229,9 +314,9 @@ export class RoundController {
       phase: this.phase,
       round: this.round,
       attempt: this.attempt,
-      selected: [...this.selected],
-      answered: [...this.answers.keys()],
-      deadlineAt: this.deadlineAt,
+      selected: [...(this.open?.selected ?? [])],
+      answered: [...(this.open?.answers.keys() ?? [])],
+      deadlineAt: this.open?.deadlineAt ?? null,
       message: this.message,
       settings: this.settings,
       history: this.history,
@@ -240,7 +325,8 @@ export class RoundController {
   }
 
   private awaiting(): string[] {
-    return this.selected.filter((id) => !this.answers.has(id) && this.room.get(id)?.connected);
+    const open = this.open;
+    return open ? open.selected.filter((id) => !open.answers.has(id) && this.room.isConnected(id)) : [];
   }
 
   private moveTo(next: Phase): void {
@@ -267,81 +353,103 @@ export class RoundController {
     }
     this.moveTo('selecting');
     const count = Math.min(ready, s.maxClientsPerRound, Math.max(s.minClientsPerRound, Math.ceil(s.fractionClients * ready)));
-    this.selected = this.room.sample(count, (s.seed + this.round * 7919 + this.attempt * 104729) >>> 0).map((c) => c.clientId);
-    this.answers.clear();
-    this.accumulator.reset();
-    this.bytesSent = 0;
-    this.bytesReceived = 0;
-    this.roundStartedAt = this.timers.now();
-    this.deadlineAt = this.roundStartedAt + s.roundDeadlineMs;
+    const seed = (s.seed + this.round * 7919 + this.attempt * 104729) >>> 0;
+    const selected = this.room.sample(count, seed).map((c) => c.clientId);
+    this.strategy.begin({ round: this.round, seed: s.seed });
     const runId = this.runId;
-    this.deadlineTimer = this.timers.setTimeout(() => {
-      if (runId === this.runId && this.phase === 'training') void this.closeRound('deadline passed');
-    }, s.roundDeadlineMs);
-    this.currentStart = {
+    const startedAt = this.timers.now();
+    this.open = {
       round: this.round,
       attempt: this.attempt,
-      model: s.model,
-      weights: encodeWeights(modelSpec(s.model), this.global),
-      config: { localEpochs: s.localEpochs, batchSize: s.batchSize, learningRate: s.learningRate, deadlineMs: s.roundDeadlineMs },
+      selected,
+      answers: new Map(),
+      uploading: new Set(),
+      start: {
+        round: this.round,
+        attempt: this.attempt,
+        model: s.model,
+        weights: encodeWeights(modelSpec(s.model), this.global),
+        config: { localEpochs: s.localEpochs, batchSize: s.batchSize, learningRate: s.learningRate, deadlineMs: s.roundDeadlineMs },
+      },
+      startedAt,
+      deadlineAt: startedAt + s.roundDeadlineMs,
+      deadlineTimer: this.timers.setTimeout(() => {
+        if (runId === this.runId && this.phase === 'training') this.closeInBackground('deadline passed');
+      }, s.roundDeadlineMs),
+      bytesSent: 0,
+      bytesReceived: 0,
     };
-    this.message = `round ${this.round}: ${this.selected.length} of ${ready} tabs training`;
-    this.room.setStatus(this.selected, 'training');
+    this.message = `round ${this.round}: ${selected.length} of ${ready} tabs training`;
     this.moveTo('training');
-    this.hooks.sendRoundStart(this.selected, this.currentStart);
+    this.hooks.sendRoundStart(selected, this.open.start);
+  }
+
+  private dropOpenRound(): void {
+    if (this.open) this.timers.clearTimeout(this.open.deadlineTimer);
+    this.open = null;
+  }
+
+  /** closeRound awaits the previous evaluation; a failure there is ours, reported as a bug. */
+  private closeInBackground(reason: string): void {
+    this.closeRound(reason).catch((error: unknown) => this.failRun(error));
   }
 
   private async closeRound(reason: string): Promise<void> {
-    if (this.phase !== 'training') return;
-    this.clearDeadline();
+    const open = this.open;
+    if (this.phase !== 'training' || !open) return;
+    this.timers.clearTimeout(open.deadlineTimer);
     const s = this.settings;
-    const answered = this.answers.size;
+    const answered = open.answers.size;
     const late = this.awaiting();
-    const dropped = this.selected.filter((id) => !this.answers.has(id) && !this.room.get(id)?.connected);
-    this.room.setStatus(late, 'late');
-    this.room.setStatus(this.answers.keys(), 'idle');
+    const dropped = open.selected.filter((id) => !open.answers.has(id) && !this.room.isConnected(id));
     if (answered < s.minClientsPerRound) {
-      this.hooks.log(`round ${this.round} attempt ${this.attempt}: ${reason} with ${answered}/${this.selected.length} updates (need ${s.minClientsPerRound}); retrying`);
-      this.attempt++;
-      this.selected = [];
-      this.currentStart = null;
-      this.moveTo('waiting');
-      this.openRoundIfReady();
+      this.retryRound(`${reason} with ${answered}/${open.selected.length} updates (need ${s.minClientsPerRound})`);
       return;
     }
     this.moveTo('aggregating');
     const runId = this.runId;
-    if (this.pendingEvaluation) {
+    if (this.evaluation) {
       // The previous round's accuracy decides whether this round counts (target reached: the run ends there).
-      await this.pendingEvaluation;
+      await this.evaluation.done;
       if (runId !== this.runId || !this.running) return; // stopped, or ended by that evaluation
     }
-    this.accumulator.meanInto(this.mean); // folds the last (< 4) staged deltas too
-    const weights = [...this.answers.values()].map((a) => a.weight);
-    const noiseStd = s.noiseMultiplier > 0 ? dpNoiseStd({ clipNorm: s.clipNorm, noiseMultiplier: s.noiseMultiplier, weights }) : 0;
-    if (noiseStd > 0) addGaussianNoise(this.mean, noiseStd, createRng((s.seed ^ (this.round * 0x9e3779b1)) >>> 0));
-    for (let i = 0; i < this.global.length; i++) this.global[i] += this.mean[i];
+    let outcome;
+    try {
+      outcome = this.strategy.finish(this.aggregate);
+    } catch (error) {
+      if (!(error instanceof AggregationError)) throw error;
+      this.retryRound(`${this.strategy.title} could not aggregate: ${error.message}`);
+      return;
+    }
+    // Updates are bounded one by one (acceptUpdate); this is the last line before the model changes.
+    if (!sumIsFinite(this.global, this.aggregate)) {
+      this.retryRound('the new global model would not be finite; it is unchanged');
+      return;
+    }
+    for (let i = 0; i < this.global.length; i++) this.global[i] += this.aggregate[i];
 
+    const noiseStd = outcome.noiseStd ?? 0;
     const noisyRounds = this.history.filter((m) => m.noiseStd > 0).length + (noiseStd > 0 ? 1 : 0);
-    const aggregated: Omit<RoundMetrics, 'accuracy' | 'loss'> = {
-      round: this.round,
-      attempt: this.attempt,
+    const aggregated: AggregatedRound = {
+      round: open.round,
+      attempt: open.attempt,
       participants: answered,
-      selected: this.selected.length,
-      totalWeight: this.accumulator.totalWeight,
+      selected: open.selected.length,
+      totalWeight: outcome.totalWeight,
       noiseStd,
       epsilon: noiseStd > 0 ? gaussianEpsilon({ noiseMultiplier: s.noiseMultiplier, rounds: noisyRounds, delta: DEFAULT_DP_DELTA }) : null,
       delta: noiseStd > 0 ? DEFAULT_DP_DELTA : null,
-      durationMs: this.timers.now() - this.roundStartedAt,
-      answered: [...this.answers.keys()],
+      durationMs: this.timers.now() - open.startedAt,
+      answered: [...open.answers.keys()],
       late,
       dropped,
-      bytesSent: this.bytesSent,
-      bytesReceived: this.bytesReceived,
+      aggregation: this.strategy.title,
+      discarded: outcome.discarded,
+      downweighted: outcome.downweighted,
+      bytesSent: open.bytesSent,
+      bytesReceived: open.bytesReceived,
     };
-    this.selected = [];
-    this.answers.clear();
-    this.currentStart = null;
+    this.dropOpenRound();
     if (this.round >= s.rounds) {
       this.moveTo('evaluating'); // the last round: its evaluation ends the run
     } else {
@@ -351,25 +459,34 @@ export class RoundController {
       this.openRoundIfReady(); // the new global model goes out before it is evaluated
     }
     // Evaluates this.global as it is now: it cannot change before the evaluation ends (see above).
-    const evaluation = this.evaluateRound(aggregated, reason, runId);
-    this.pendingEvaluation = evaluation;
-    void evaluation.then(() => {
-      if (this.pendingEvaluation === evaluation) this.pendingEvaluation = null;
-    });
+    const evaluation: PendingEvaluation = {
+      metrics: aggregated,
+      done: this.evaluateRound(aggregated, reason, runId).then(() => {
+        if (this.evaluation === evaluation) this.evaluation = null;
+      }),
+    };
+    this.evaluation = evaluation;
+    evaluation.done.catch((error: unknown) => this.failRun(error));
+  }
+
+  private retryRound(why: string): void {
+    this.hooks.log(`round ${this.round} attempt ${this.attempt}: ${why}; retrying`);
+    this.dropOpenRound();
+    this.attempt++;
+    this.moveTo('waiting');
+    this.openRoundIfReady();
   }
 
   /** Evaluates the global model of the round just aggregated, publishes its metrics, and ends the run if it should. */
-  private async evaluateRound(aggregated: Omit<RoundMetrics, 'accuracy' | 'loss'>, reason: string, runId: number): Promise<void> {
+  private async evaluateRound(aggregated: AggregatedRound, reason: string, runId: number): Promise<void> {
     const s = this.settings;
     let result: { accuracy: number; loss: number };
     try {
       result = await this.evaluator.evaluate(s.model, this.global);
     } catch (error) {
       if (runId !== this.runId) return;
-      this.hooks.log(`evaluation failed: ${(error as Error).message}`);
-      this.abandonOpenRound();
-      this.message = `evaluation failed: ${(error as Error).message}`;
-      this.moveTo('stopped');
+      this.hooks.bug(error);
+      this.endRun('stopped', `evaluation failed: ${(error as Error).message}`);
       return;
     }
     if (runId !== this.runId) return; // stopped (or restarted) while evaluating
@@ -380,29 +497,52 @@ export class RoundController {
     );
     this.hooks.publishRoundDone(metrics);
     const reachedTarget = result.accuracy >= s.targetAccuracy;
-    if (metrics.round < s.rounds && !reachedTarget) return;
-    this.abandonOpenRound();
+    if (metrics.round < s.rounds && !reachedTarget) {
+      this.hooks.roundCompleted();
+      return;
+    }
     this.round = metrics.round;
     this.attempt = metrics.attempt;
-    this.message = reachedTarget
-      ? `done: reached target accuracy ${s.targetAccuracy} in round ${metrics.round}`
-      : `done: ${metrics.round} rounds, accuracy ${result.accuracy.toFixed(4)}`;
-    this.moveTo('done');
+    this.endRun(
+      'done',
+      reachedTarget
+        ? `done: reached target accuracy ${s.targetAccuracy} in round ${metrics.round}`
+        : `done: ${metrics.round} rounds, accuracy ${result.accuracy.toFixed(4)}`,
+    );
+    this.hooks.roundCompleted();
   }
 
-  /** Drops the round opened after the one being evaluated, if any: the run ends before it counts. */
-  private abandonOpenRound(): void {
-    this.clearDeadline();
-    this.room.setStatus(this.awaiting(), 'idle');
-    this.room.setStatus(this.answers.keys(), 'idle');
-    this.selected = [];
-    this.answers.clear();
-    this.currentStart = null;
+  /** Ends the run; the round opened after the one just evaluated, if any, does not count. */
+  private endRun(phase: 'done' | 'stopped', message: string): void {
+    this.dropOpenRound();
+    this.message = message;
+    this.moveTo(phase);
   }
 
-  private clearDeadline(): void {
-    if (this.deadlineTimer !== null) this.timers.clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = null;
-    this.deadlineAt = null;
+  /** A bug in our own code broke the run: say so, stop cleanly, keep the process alive. */
+  private failRun(error: unknown): void {
+    this.hooks.bug(error);
+    if (!this.running) return;
+    this.runId++;
+    this.evaluation = null;
+    this.dropOpenRound();
+    this.message = `stopped by an internal error: ${(error as Error)?.message ?? String(error)}`;
+    this.phase = 'stopped';
+    this.hooks.stateChanged();
   }
+}
+
+function buildStrategy(s: Settings, paramCount: number): AggregationStrategy {
+  const rule = createAggregationStrategy(s, paramCount);
+  return s.clipNorm > 0 || s.noiseMultiplier > 0 ? new PrivateAggregation(rule, s, paramCount) : rule;
+}
+
+/** True when every global[i] + step[i] is finite in float32 (v − v is NaN exactly for NaN and ±Inf). */
+function sumIsFinite(global: Float32Array, step: Float32Array): boolean {
+  const next = new Float32Array(1);
+  for (let i = 0; i < global.length; i++) {
+    next[0] = global[i] + step[i];
+    if (next[0] - next[0] !== 0) return false;
+  }
+  return true;
 }

@@ -1,10 +1,22 @@
 // Typed Socket.IO event maps shared by the coordinator, the participant page and
 // the dashboard. Weights always travel as binary (ArrayBuffer), never as JSON numbers.
+import { Type, type Static } from '@sinclair/typebox';
 import type { ModelName } from './model-spec.ts';
 import type { Settings } from './settings.ts';
 
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+
+/**
+ * Attack simulation, for teaching and testing robust aggregation (shared/fl/attacks.ts):
+ * sign-flip sends −10 × its delta, scale sends 10 ×, gaussian sends noise of 10 × its delta's
+ * scale, label-flip trains on labels 9 − y. 'none' is an honest tab.
+ */
+export const ATTACK_MODES = ['none', 'sign-flip', 'scale', 'gaussian', 'label-flip'] as const;
+export type AttackMode = (typeof ATTACK_MODES)[number];
+
+/** Most examples one tab may claim: its FedAvg weight is bounded by this. */
+export const MAX_EXAMPLES_PER_TAB = 10_000_000;
 
 export type Phase = 'idle' | 'waiting' | 'selecting' | 'training' | 'aggregating' | 'evaluating' | 'done' | 'stopped';
 
@@ -22,25 +34,40 @@ export interface ShardInfo {
   url: string;
 }
 
-export interface JoinRequest {
-  /** Sent again on reconnect so the tab keeps its identity and shard. */
-  clientId?: string;
-  /** The room's code (from the join URL's ?room= or typed in); required when the room has one. */
-  roomCode?: string;
-}
+// Messages a tab sends: one TypeBox schema each is both the wire check (server/message-validation.ts)
+// and the TypeScript type, so the two cannot disagree.
+export const JoinRequestSchema = Type.Object(
+  {
+    /** The secret this tab was given at its first join: sent again on reconnect to keep its identity and shard. */
+    resumeToken: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })),
+    /** The room's code (from the join URL's ?room= or typed in); required when the room has one. */
+    roomCode: Type.Optional(Type.String({ maxLength: 32 })),
+  },
+  { additionalProperties: false },
+);
+export type JoinRequest = Static<typeof JoinRequestSchema>;
 
 export interface JoinReply {
+  /** Public id: what the dashboard and /api/status show. Knowing it gives no power over the tab. */
   clientId: string;
+  /** Secret: only this tab holds it; it proves the tab's identity on reconnect. Never shown publicly. */
+  resumeToken: string;
   shard: ShardInfo;
   model: ModelName;
 }
 
-export interface ReadyReport {
-  backend: BackendName;
-  /** Why this backend: "measured fastest: wasm 2,400 ex/s, webgl 1,700 ex/s…" or "forced by ?backend=". */
-  backendReason: string;
-  numExamples: number;
-}
+export const ReadyReportSchema = Type.Object(
+  {
+    backend: Type.Union(BACKENDS.map((b) => Type.Literal(b))),
+    /** Why this backend: "measured fastest: wasm 2,400 ex/s, webgl 1,700 ex/s…" or "forced by ?backend=". */
+    backendReason: Type.String({ maxLength: 1000 }),
+    numExamples: Type.Integer({ minimum: 1, maximum: MAX_EXAMPLES_PER_TAB }),
+    /** From the page's ?attack= parameter; the dashboard can change it later (admin only). */
+    attack: Type.Optional(Type.Union(ATTACK_MODES.map((m) => Type.Literal(m)))),
+  },
+  { additionalProperties: false },
+);
+export type ReadyReport = Static<typeof ReadyReportSchema>;
 
 export interface RoundConfig {
   localEpochs: number;
@@ -58,22 +85,35 @@ export interface RoundStart {
   config: RoundConfig;
 }
 
-export interface TrainingProgress {
-  round: number;
-  epoch: number;
-  loss: number;
-  /** True once training is over and the delta is being sent. */
-  uploading?: boolean;
-}
+export const TrainingProgressSchema = Type.Object(
+  {
+    round: Type.Integer({ minimum: 1 }),
+    epoch: Type.Integer({ minimum: 0, maximum: 10_000 }),
+    loss: Type.Number(),
+    /** True once training is over and the delta is being sent. */
+    uploading: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type TrainingProgress = Static<typeof TrainingProgressSchema>;
 
-export interface UpdateMessage {
-  round: number;
-  numExamples: number;
-  /** Mean local training loss of the last epoch. */
-  loss: number;
-  /** local − global, shared/wire.ts format. */
-  delta: ArrayBuffer;
-}
+/** An update's metadata; `delta` (local − global, shared/wire.ts format) is checked by the wire decoder. */
+export const UpdateMessageSchema = Type.Object(
+  {
+    round: Type.Integer({ minimum: 1 }),
+    numExamples: Type.Integer({ minimum: 1, maximum: MAX_EXAMPLES_PER_TAB }),
+    /** Mean local training loss of the last epoch. */
+    loss: Type.Number(),
+    delta: Type.Unknown(),
+  },
+  { additionalProperties: false },
+);
+export type UpdateMessage = Omit<Static<typeof UpdateMessageSchema>, 'delta'> & { delta: ArrayBuffer };
+
+export const AttackRequestSchema = Type.Object(
+  { mode: Type.Union(ATTACK_MODES.map((m) => Type.Literal(m))) },
+  { additionalProperties: false },
+);
 
 export type UpdateAck = { accepted: true } | { accepted: false; error: string };
 
@@ -96,12 +136,17 @@ export interface RoundMetrics {
   answered: string[];
   late: string[];
   dropped: string[];
+  /** The aggregation rule, e.g. "median"; and whose updates it left out or counted for less. */
+  aggregation: string;
+  discarded: string[];
+  downweighted: string[];
   /** Bytes on the wire this round (all tabs): weights sent out, updates received. */
   bytesSent: number;
   bytesReceived: number;
 }
 
 export interface ClientView {
+  /** Public id; the tab's secret resume token is never shown. */
   clientId: string;
   shard: number;
   backend: BackendName | null;
@@ -115,6 +160,8 @@ export interface ClientView {
   /** Bytes on the wire to and from this tab since it joined. */
   bytesSent: number;
   bytesReceived: number;
+  /** Simulated attack this tab runs ('none': honest). */
+  attack: AttackMode;
 }
 
 export interface RunState {
@@ -145,6 +192,8 @@ export interface ServerToClientEvents {
   'state': (state: RunState) => void;
   /** A problem with something this socket sent; also logged on the coordinator. */
   'flock:error': (message: string) => void;
+  /** The admin switched this tab into (or out of) an attacker; applies from its next round. */
+  'participant:attack': (mode: AttackMode) => void;
 }
 
 export interface ClientToServerEvents {
@@ -155,5 +204,5 @@ export interface ClientToServerEvents {
   'dashboard:join': () => void;
 }
 
-/** Largest non-binary message the coordinator accepts; weights are checked separately. */
+/** Largest non-binary message the coordinator accepts (checked before parsing); weights are checked separately. */
 export const MAX_METADATA_BYTES = 4096;

@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { MODEL_NAMES } from './model-spec.ts';
+import { AGGREGATION_RULES } from './fl/strategies.ts';
 
 export const PARTITIONS = ['iid', 'by-label'] as const;
 export type Partition = (typeof PARTITIONS)[number];
@@ -26,6 +27,15 @@ export const SettingsSchema = Type.Object(
     clipNorm: num(0, 1e6, 'L2 clip norm C of each delta (0 = no clipping)'),
     noiseMultiplier: num(0, 1e3, 'Gaussian noise std as a multiple of the sensitivity (needs clipNorm > 0)'),
     clientWeightCap: int(0, 1e9, 'cap on one tab\'s FedAvg weight in examples (0 = no cap)'),
+    aggregation: Type.Union(AGGREGATION_RULES.map((r) => Type.Literal(r)), {
+      description: 'how updates are combined: fedavg, median, trimmed-mean, krum, multi-krum or norm-bound',
+    }),
+    trimFraction: Type.Number({ minimum: 0, exclusiveMaximum: 0.5, description: 'trimmed-mean: fraction β of values dropped at each end, per coordinate' }),
+    byzantineClients: int(0, 1_000, 'krum / multi-krum: attackers f to tolerate (needs at least 2f + 3 updates)'),
+    multiKrumKeep: int(0, 10_000, 'multi-krum: updates averaged (0 = n − f)'),
+    normBound: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, description: 'norm-bound: L2 bound on each update' }),
+    normBoundAction: Type.Union([Type.Literal('drop'), Type.Literal('rescale')], { description: 'norm-bound: drop or rescale an update over the bound' }),
+    maxUpdateNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'an update with a larger L2 norm is refused (guards the model against overflow)' }),
     partition: Type.Union(PARTITIONS.map((p) => Type.Literal(p)), { description: 'how the training set is split into shards: iid or by-label' }),
     shards: int(1, 1_000, 'number of shards the 8,000 training digits are split into; tab k gets shard k mod shards'),
     seed: int(0, 2 ** 31 - 1, 'seed for the split, client sampling, initial weights and noise'),
@@ -50,6 +60,13 @@ export const DEFAULT_SETTINGS: Settings = {
   clipNorm: 0,
   noiseMultiplier: 0,
   clientWeightCap: 0,
+  aggregation: 'fedavg',
+  trimFraction: 0.1,
+  byzantineClients: 1,
+  multiKrumKeep: 0,
+  normBound: 10,
+  normBoundAction: 'rescale',
+  maxUpdateNorm: 10_000,
   partition: 'iid',
   shards: 8,
   seed: 42,
@@ -83,6 +100,10 @@ function crossFieldProblems(s: Settings): string[] {
   }
   if (s.noiseMultiplier > 0 && s.clipNorm === 0) {
     problems.push('noiseMultiplier > 0 needs clipNorm > 0: noise is calibrated to the clip norm');
+  }
+  if (s.noiseMultiplier > 0 && s.aggregation !== 'fedavg' && s.aggregation !== 'norm-bound') {
+    // The noise is calibrated to one tab's bounded share of a weighted sum; a median or Krum has another sensitivity.
+    problems.push(`noiseMultiplier > 0 works with aggregation fedavg or norm-bound, not ${s.aggregation}`);
   }
   return problems;
 }

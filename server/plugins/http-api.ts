@@ -1,14 +1,17 @@
-// The HTTP API: status, history, settings, global weights, shards, start/stop.
-// Every route declares its schema; Fastify validates requests against it.
+// The HTTP API under /api: status, history, settings, global weights, shards, run control.
+// Every route declares its schema; Fastify validates requests against it. Registered with a
+// prefix in its own encapsulated scope (no fastify-plugin: it decorates nothing).
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
-import fp from 'fastify-plugin';
 import { Type } from '@sinclair/typebox';
 import { modelSpec } from '../../shared/model-spec.ts';
-import { resolveSettings, SettingsError, SettingsSchema } from '../../shared/settings.ts';
+import { AttackRequestSchema } from '../../shared/protocol.ts';
+import { SettingsSchema } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { RunStateError } from '../round.ts';
 import { AccessError, requireAdmin } from '../access.ts';
+import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
+import { UnknownClientError } from '../coordinator.ts';
 import { exportModel, WEIGHTS_FILE } from '../model-export.ts';
 
 export interface HttpApiOptions {
@@ -18,39 +21,60 @@ export interface HttpApiOptions {
 const ErrorReply = Type.Object({ error: Type.String() });
 const OkReply = Type.Object({ ok: Type.Boolean(), phase: Type.String() });
 
-async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): Promise<void> {
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
-    if (error instanceof AccessError) return reply.code(error.statusCode).send({ error: error.message });
-    if (error instanceof RunStateError) return reply.code(409).send({ error: error.message });
-    if (error instanceof SettingsError) return reply.code(400).send({ error: error.message });
-    if (error.validation) return reply.code(400).send({ error: `invalid request: ${error.message}` });
-    app.log.error(error);
-    return reply.code(error.statusCode ?? 500).send({ error: error.message });
+function statusOf(error: FastifyError): number {
+  if (error instanceof AccessError) return error.statusCode;
+  if (error instanceof RunStateError) return 409;
+  if (error instanceof UnknownClientError) return 404;
+  if (isClientFault(error as unknown) || error.validation) return 400;
+  return error.statusCode ?? 500;
+}
+
+export default async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): Promise<void> {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = statusOf(error);
+    if (status < 500) {
+      // A refusal: one short line, no stack, so strangers cannot flood the log with traces.
+      request.log.info({ url: request.url, status }, `refused: ${error.message}`);
+      const message = error.validation ? `invalid request: ${error.message}` : error.message;
+      return reply.code(status).send({ error: message });
+    }
+    request.log.error({ err: error, url: request.url }, 'bug while handling an HTTP request');
+    return reply.code(status).send({ error: INTERNAL_ERROR_MESSAGE });
   });
 
   // Viewing is open; anything that steers the run needs the admin token.
   // onRequest: the token is checked before the body, so a stranger learns nothing from validation errors.
   const adminOnly = { onRequest: async (request: FastifyRequest) => requireAdmin(coordinator.access, request.headers.authorization) };
 
-  app.get('/api/health', async () => ({ ok: true }));
+  app.get('/health', async () => ({ ok: true }));
 
-  app.get('/api/status', async () => coordinator.runState());
+  app.get('/status', async () => coordinator.runState());
 
-  app.get('/api/history', async () => coordinator.rounds.history);
+  app.get('/history', async () => coordinator.rounds.history);
 
-  app.get('/api/settings', { schema: { response: { 200: SettingsSchema } } }, async () => coordinator.settings);
+  app.get('/settings', { schema: { response: { 200: SettingsSchema } } }, async () => coordinator.settings);
 
   app.put(
-    '/api/settings',
+    '/settings',
     { ...adminOnly, schema: { body: Type.Partial(SettingsSchema, { additionalProperties: false }), response: { 400: ErrorReply, 409: ErrorReply } } },
+    async (request) => coordinator.changeSettings(request.body),
+  );
+
+  app.put(
+    '/clients/:clientId/attack',
+    {
+      ...adminOnly,
+      schema: { params: Type.Object({ clientId: Type.String({ maxLength: 64 }) }), body: AttackRequestSchema, response: { 404: ErrorReply } },
+    },
     async (request) => {
-      const settings = resolveSettings(request.body, coordinator.settings);
-      coordinator.rounds.updateSettings(settings);
-      return settings;
+      const { clientId } = request.params as { clientId: string };
+      const { mode } = request.body as { mode: Parameters<Coordinator['setAttack']>[1] };
+      coordinator.setAttack(clientId, mode);
+      return { ok: true, clientId, mode };
     },
   );
 
-  app.get('/api/weights', async (_request, reply) => {
+  app.get('/weights', async (_request, reply) => {
     const spec = modelSpec(coordinator.settings.model);
     reply.header('content-type', 'application/octet-stream');
     reply.header('x-flock-round', String(coordinator.rounds.history.length));
@@ -58,14 +82,14 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
   });
 
   // The global model as a TensorFlow.js layers model: model.json names weights.bin beside it.
-  app.get('/api/model/model.json', async (_request, reply) => {
+  app.get('/model/model.json', async (_request, reply) => {
     const { modelJson } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
     reply.header('access-control-allow-origin', '*'); // tf.loadLayersModel from any page
     reply.header('content-disposition', 'attachment; filename="model.json"');
     return modelJson;
   });
 
-  app.get(`/api/model/${WEIGHTS_FILE}`, async (_request, reply) => {
+  app.get(`/model/${WEIGHTS_FILE}`, async (_request, reply) => {
     const { weightData } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
     reply.header('content-type', 'application/octet-stream');
     reply.header('access-control-allow-origin', '*');
@@ -74,7 +98,7 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
   });
 
   app.get(
-    '/api/shards/:index',
+    '/shards/:index',
     { schema: { params: Type.Object({ index: Type.Integer({ minimum: 0, maximum: 999 }) }), response: { 404: ErrorReply } } },
     async (request, reply) => {
       const { index } = request.params as { index: number };
@@ -85,20 +109,17 @@ async function httpApi(app: FastifyInstance, { coordinator }: HttpApiOptions): P
     },
   );
 
-  app.post('/api/run/start', { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
-    coordinator.rounds.start();
+  const control = { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } };
+  app.post('/run/start', control, async () => {
+    coordinator.start();
     return { ok: true, phase: coordinator.rounds.phase };
   });
-
-  app.post('/api/run/stop', { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
-    coordinator.rounds.stop();
+  app.post('/run/stop', control, async () => {
+    coordinator.stop();
     return { ok: true, phase: coordinator.rounds.phase };
   });
-
-  app.post('/api/run/reset', { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } }, async () => {
-    coordinator.rounds.reset();
+  app.post('/run/reset', control, async () => {
+    await coordinator.reset();
     return { ok: true, phase: coordinator.rounds.phase };
   });
 }
-
-export default fp(httpApi, { name: 'flock-http-api' });

@@ -104,7 +104,7 @@ test('bad updates are rejected with a clear error and the global model is unchan
     ['Infinity', { round: 1, numExamples: 10, loss: 1, delta: withValueAt(199_000, -Infinity) }, /value 199000 .* is -Infinity/],
     ['oversized', { round: 1, numExamples: 10, loss: 1, delta: new ArrayBuffer(spec.paramCount * 4 + 4096) }, /over the \d+-byte limit/],
     ['truncated', { round: 1, numExamples: 10, loss: 1, delta: zeros().slice(0, 1000) }, /body is \d+ bytes/],
-    ['JSON numbers instead of binary', { round: 1, numExamples: 10, loss: 1, delta: [1, 2, 3] }, /weights must be binary/],
+    ['JSON numbers instead of binary', { round: 1, numExamples: 10, loss: 1, delta: [1, 2, 3] }, /malformed update: delta must not be an array/],
     ['NaN loss (arrives as null)', { round: 1, numExamples: 10, loss: NaN, delta: zeros() }, /malformed update: loss/],
     ['extra field', { round: 1, numExamples: 10, loss: 1, delta: zeros(), pixels: [1, 2] }, /malformed update/],
     ['too many examples', { round: 1, numExamples: 5000, loss: 1, delta: zeros() }, /claims 5000 examples/],
@@ -128,12 +128,12 @@ test('bad updates are rejected with a clear error and the global model is unchan
   flock.coordinator.rounds.stop();
 });
 
-test('a tab that reconnects with its clientId keeps its shard', async () => {
+test('a tab that reconnects with its resume token keeps its identity and shard', async () => {
   const first = await openTab();
   const reply = await joinReady(first);
   first.disconnect();
   const again = await openTab();
-  const rejoined = await again.emitWithAck('participant:join', { clientId: reply.clientId });
+  const rejoined = await again.emitWithAck('participant:join', { resumeToken: reply.resumeToken });
   assert.ok(!('error' in rejoined));
   assert.equal(rejoined.clientId, reply.clientId);
   assert.equal(rejoined.shard.index, reply.shard.index);
@@ -156,7 +156,7 @@ test('a room with a code refuses tabs without it or with a wrong one', async () 
     assert.match((none as { error: string }).error, /this room needs a code/);
     const wrong = await socket.emitWithAck('participant:join', { roomCode: 'ZZZZZZ' });
     assert.match((wrong as { error: string }).error, /wrong room code "ZZZZZZ"/);
-    assert.equal(locked.coordinator.room.view().length, 0);
+    assert.equal(locked.coordinator.runState().clients.length, 0);
     const right = await socket.emitWithAck('participant:join', { roomCode: 'k7qx2m' });
     assert.ok('clientId' in right);
     assert.equal(locked.coordinator.runState().joinUrls[0].endsWith('/?room=K7QX2M'), true);
@@ -184,7 +184,7 @@ test('traffic is counted per tab and per round: the update and the weights cross
   assert.ok(metrics.bytesReceived >= raw && metrics.bytesReceived <= raw * 1.02, `received ${metrics.bytesReceived}`);
   assert.ok(metrics.bytesSent >= raw && metrics.bytesSent <= raw * 1.02 * 2, `sent ${metrics.bytesSent}`);
   assert.deepEqual(metrics.answered, [clientId]);
-  const view = flock.coordinator.room.view().find((c) => c.clientId === clientId)!;
+  const view = flock.coordinator.runState().clients.find((c) => c.clientId === clientId)!;
   assert.ok(view.bytesReceived >= raw);
   assert.ok(view.lastUpdateAt !== null);
   flock.coordinator.rounds.stop();

@@ -1,17 +1,19 @@
-// Socket.IO transport: decodes and validates what tabs send, hands it to the
-// round state machine, and carries round starts, results and state back out.
+// Socket.IO transport, kept thin: decode and validate what tabs send, call the coordinator's
+// methods, and carry the coordinator's events back out. Refusals (the sender's fault) are
+// answered with their message; anything else is a bug, logged with its stack.
 import type { FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
 import { Server, type Socket } from 'socket.io';
 import { modelSpec, MODEL_SPECS } from '../../shared/model-spec.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol.ts';
 import { encodedByteLength } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
-import { parseJoin, parseProgress, parseReady, parseUpdate } from '../message-validation.ts';
-import { requireRoomCode } from '../access.ts';
+import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
+import { parseJoin, parseProgress, parseReady, parseUpdate, ProtocolError } from '../message-validation.ts';
+import { boundedParser } from '../limits/bounded-parser.ts';
+import { KeyedRateLimit, TokenBucket } from '../limits/rate-limit.ts';
+import { DEFAULT_LIMITS, RateLimitError, REFUSALS_BEFORE_DISCONNECT, type TransportLimits } from '../limits/transport-limits.ts';
 
 interface SocketData {
-  clientId?: string;
   role?: 'dashboard';
 }
 
@@ -19,54 +21,82 @@ type FlockSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<str
 
 export interface IncomingMessage {
   socketId: string;
-  clientId: string | undefined;
   event: string;
   args: unknown[];
 }
 
 export interface SocketPluginOptions {
   coordinator: Coordinator;
+  limits?: TransportLimits;
   /** Sees every message a socket sends, before validation (audits and tests). */
   observeIncoming?: (message: IncomingMessage) => void;
 }
 
 const DASHBOARDS = 'dashboards';
 const STATE_THROTTLE_MS = 100;
-// Socket.IO closes a connection whose message exceeds this; our own per-update limit
-// (the exact encoded model size) is checked first and answered with a clear error.
-const MAX_SOCKET_MESSAGE_BYTES = Math.max(...Object.values(MODEL_SPECS).map(encodedByteLength)) * 2 + 1_000_000;
+// The engine closes a connection whose single message exceeds this; the exact per-update limit
+// (the encoded model size) is checked before decoding and answered with a clear error.
+const MAX_SOCKET_MESSAGE_BYTES = Math.max(...Object.values(MODEL_SPECS).map(encodedByteLength)) + 64 * 1024;
 
-async function socketTransport(app: FastifyInstance, { coordinator, observeIncoming }: SocketPluginOptions): Promise<void> {
+export default async function socketTransport(app: FastifyInstance, options: SocketPluginOptions): Promise<void> {
+  const { coordinator, observeIncoming } = options;
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const connectionsByAddress = new Map<string, number>();
+  const joinsByAddress = new KeyedRateLimit(limits.joinsPerMinute / 60, limits.joinsPerMinute);
+
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(app.server, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+    parser: boundedParser,
+    // A 4 MB upload on a slow link holds the tab's pong back: tolerate it.
     pingTimeout: 30_000,
+    // Refused at the handshake, before any socket state exists.
+    allowRequest: (request, answer) => {
+      const address = request.socket.remoteAddress ?? 'unknown';
+      if (io.engine.clientsCount >= limits.maxConnections) return answer(`the coordinator is full (${limits.maxConnections} connections)`, false);
+      if ((connectionsByAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress) {
+        return answer(`too many connections from ${address} (limit ${limits.maxConnectionsPerAddress}); close some tabs`, false);
+      }
+      answer(null, true);
+    },
   });
-  const socketsByClient = new Map<string, string>();
-  const log = (message: string) => app.log.info(message);
 
   let stateTimer: NodeJS.Timeout | null = null;
   const pushState = () => {
     stateTimer = null;
     io.to(DASHBOARDS).emit('state', coordinator.runState());
   };
-
-  coordinator.transport = {
-    sendRoundStart(clientIds, start) {
-      const socketIds = clientIds.map((id) => socketsByClient.get(id)).filter((id): id is string => id !== undefined);
-      if (socketIds.length > 0) io.to(socketIds).emit('round:start', start);
+  const listeners = {
+    roundStart: (connectionIds: string[], start: Parameters<ServerToClientEvents['round:start']>[0]) => {
+      if (connectionIds.length > 0) io.to(connectionIds).emit('round:start', start);
     },
-    publishRoundDone(metrics) {
-      io.emit('round:done', metrics);
-    },
-    stateChanged() {
+    roundDone: (metrics: Parameters<ServerToClientEvents['round:done']>[0]) => io.emit('round:done', metrics),
+    attackChanged: (connectionId: string, mode: Parameters<ServerToClientEvents['participant:attack']>[0]) =>
+      io.to(connectionId).emit('participant:attack', mode),
+    connectionReplaced: (connectionId: string) => io.sockets.sockets.get(connectionId)?.disconnect(true),
+    stateChanged: () => {
       stateTimer ??= setTimeout(pushState, STATE_THROTTLE_MS);
     },
   };
+  for (const [event, listener] of Object.entries(listeners)) coordinator.on(event as keyof typeof listeners, listener as never);
 
   io.on('connection', (socket: FlockSocket) => {
-    const reject = (message: string) => {
-      app.log.warn({ socket: socket.id, client: socket.data.clientId }, message);
+    const address = socket.conn.remoteAddress ?? 'unknown';
+    connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
+    const messages = new TokenBucket(limits.messagesPerSecond, limits.messagesPerSecond * 2, Date.now());
+    let refusalsInARow = 0;
+
+    const answer = (args: unknown[], error: unknown) => {
+      const fault = isClientFault(error);
+      const message = fault ? error.message : INTERNAL_ERROR_MESSAGE;
+      if (fault) app.log.info({ socket: socket.id }, `refused: ${message}`);
+      else app.log.error({ err: error, socket: socket.id }, 'bug while handling a tab message');
       socket.emit('flock:error', message);
+      const ack = args[args.length - 1];
+      if (typeof ack === 'function') ack({ accepted: false, error: message });
+      if (++refusalsInARow >= REFUSALS_BEFORE_DISCONNECT) {
+        app.log.warn({ socket: socket.id, address }, `cut off after ${refusalsInARow} refusals in a row`);
+        socket.disconnect(true);
+      }
     };
     // Every handler runs through this: nothing a tab sends can throw into Socket.IO.
     const guarded =
@@ -74,83 +104,48 @@ async function socketTransport(app: FastifyInstance, { coordinator, observeIncom
       (...args: A) => {
         try {
           handler(...args);
+          refusalsInARow = 0;
         } catch (error) {
-          reject((error as Error).message);
-          const ack = args[args.length - 1];
-          if (typeof ack === 'function') ack({ accepted: false, error: (error as Error).message });
+          answer(args, error);
         }
       };
-    const requireClient = (): string => {
-      const id = socket.data.clientId;
-      if (!id || !coordinator.room.get(id)) throw new Error('unknown client: send participant:join first');
-      return id;
-    };
 
     // Count what crosses the wire at the engine level: binary attachments included.
     const packetBytes = ({ data }: { data?: unknown }) =>
       typeof data === 'string' ? Buffer.byteLength(data) : ArrayBuffer.isView(data) || data instanceof ArrayBuffer ? data.byteLength : 0;
-    socket.conn.on('packet', (packet) => coordinator.recordTraffic(socket.data.clientId, 0, packetBytes(packet)));
-    socket.conn.on('packetCreate', (packet) => coordinator.recordTraffic(socket.data.clientId, packetBytes(packet), 0));
+    socket.conn.on('packet', (packet) => coordinator.recordTraffic(socket.id, 0, packetBytes(packet)));
+    socket.conn.on('packetCreate', (packet) => coordinator.recordTraffic(socket.id, packetBytes(packet), 0));
 
-    if (observeIncoming) {
-      socket.use(([event, ...args], next) => {
-        observeIncoming({ socketId: socket.id, clientId: socket.data.clientId, event, args });
-        next();
-      });
-    }
+    socket.use(([event, ...args], next) => {
+      observeIncoming?.({ socketId: socket.id, event, args });
+      if (!messages.take(Date.now())) return answer(args, new RateLimitError(`too many messages: at most ${limits.messagesPerSecond} per second`));
+      next();
+    });
 
     socket.on(
       'participant:join',
       guarded((request, ack) => {
-        if (typeof ack !== 'function') throw new Error('participant:join needs an acknowledgement callback');
-        const { clientId, roomCode } = parseJoin(request);
-        requireRoomCode(coordinator.access, roomCode);
-        const settings = coordinator.settings;
-        const client = coordinator.room.join(clientId, settings.shards);
-        socket.data.clientId = client.clientId;
-        socketsByClient.set(client.clientId, socket.id);
-        ack({
-          clientId: client.clientId,
-          shard: { index: client.shard, count: settings.shards, url: `/api/shards/${client.shard}` },
-          model: settings.model,
-        });
-        log(`tab ${client.clientId} joined (shard ${client.shard})`);
-        coordinator.rounds.clientsChanged();
-        if (client.backend) coordinator.rounds.resendRoundIfOwed(client.clientId);
+        if (typeof ack !== 'function') throw new ProtocolError('participant:join needs an acknowledgement callback');
+        if (!joinsByAddress.take(address, Date.now())) throw new RateLimitError(`too many joins from ${address}: at most ${limits.joinsPerMinute} per minute`);
+        ack(coordinator.join(socket.id, parseJoin(request)));
       }),
     );
 
     socket.on(
       'participant:ready',
-      guarded((report) => {
-        const clientId = requireClient();
-        const ready = parseReady(report);
-        coordinator.room.markReady(clientId, ready);
-        log(`tab ${clientId} ready: ${ready.backend}, ${ready.numExamples} examples`);
-        coordinator.rounds.clientsChanged();
-        coordinator.rounds.resendRoundIfOwed(clientId);
-      }),
+      guarded((report) => coordinator.ready(socket.id, parseReady(report))),
     );
 
     socket.on(
       'participant:progress',
-      guarded((raw) => {
-        const client = coordinator.room.get(requireClient());
-        const progress = parseProgress(raw);
-        if (client) {
-          client.lastLoss = progress.loss;
-          if (progress.uploading && client.status === 'training') client.status = 'uploading';
-        }
-        coordinator.transport?.stateChanged();
-      }),
+      guarded((progress) => coordinator.reportProgress(socket.id, parseProgress(progress))),
     );
 
     socket.on(
       'participant:update',
       guarded((raw, ack) => {
-        const clientId = requireClient();
         const update = parseUpdate(raw, modelSpec(coordinator.settings.model));
-        coordinator.rounds.acceptUpdate(clientId, update, update.delta);
+        coordinator.submitUpdate(socket.id, update, update.delta);
         if (typeof ack === 'function') ack({ accepted: true });
       }),
     );
@@ -161,23 +156,27 @@ async function socketTransport(app: FastifyInstance, { coordinator, observeIncom
       socket.emit('state', coordinator.runState());
     });
 
+    // Events no handler knows get the same answer as a malformed one.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+      answer(args, new ProtocolError(`unknown event ${JSON.stringify(String(event).slice(0, 40))}`));
+    });
+
     socket.on('disconnect', () => {
-      const clientId = socket.data.clientId;
-      if (!clientId || socketsByClient.get(clientId) !== socket.id) return;
-      socketsByClient.delete(clientId);
-      coordinator.room.disconnect(clientId);
-      log(`tab ${clientId} left`);
-      coordinator.rounds.clientsChanged();
+      const left = (connectionsByAddress.get(address) ?? 1) - 1;
+      if (left > 0) connectionsByAddress.set(address, left);
+      else connectionsByAddress.delete(address);
+      coordinator.disconnect(socket.id);
     });
   });
 
   // preClose: open websockets would otherwise keep the HTTP server from closing.
   app.addHook('preClose', async () => {
     if (stateTimer) clearTimeout(stateTimer);
-    coordinator.transport = null;
+    for (const [event, listener] of Object.entries(listeners)) coordinator.off(event as keyof typeof listeners, listener as never);
     io.disconnectSockets(true);
     io.engine.close();
   });
 }
 
-export default fp(socketTransport, { name: 'flock-socket' });
+const KNOWN_EVENTS = new Set(['participant:join', 'participant:ready', 'participant:progress', 'participant:update', 'dashboard:join']);

@@ -47,9 +47,16 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   clipNorm: { label: 'clip norm C', group: 'privacy', unit: '0 = off' },
   noiseMultiplier: { label: 'noise multiplier z', group: 'privacy', unit: '0 = off' },
   clientWeightCap: { label: 'weight cap', group: 'privacy', unit: '0 = off' },
+  aggregation: { label: 'rule', group: 'aggregation' },
+  trimFraction: { label: 'trim β (trimmed mean)', group: 'aggregation', unit: 'each end' },
+  byzantineClients: { label: 'attackers f (Krum)', group: 'aggregation' },
+  multiKrumKeep: { label: 'keep m (Multi-Krum)', group: 'aggregation', unit: '0 = n − f' },
+  normBound: { label: 'norm bound', group: 'aggregation' },
+  normBoundAction: { label: 'over the bound', group: 'aggregation' },
+  maxUpdateNorm: { label: 'largest update norm', group: 'aggregation' },
 };
 
-export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'privacy', 'other'] as const;
+export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'aggregation', 'privacy', 'other'] as const;
 
 interface SchemaProperty {
   description?: string;

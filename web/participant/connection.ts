@@ -1,13 +1,13 @@
 // The tab's Socket.IO connection to the coordinator: joins on every (re)connect
-// with the clientId kept in sessionStorage, so a network blip keeps this tab's
-// identity and shard, and tells the rest of the page when it is joined again.
+// with the secret resume token kept in sessionStorage, so a network blip (or a coordinator
+// restart) keeps this tab's identity and shard, and tells the rest of the page when it is joined again.
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JoinReply, ServerToClientEvents } from '../../shared/protocol.ts';
 import type { ConnectionState } from './tab-state.ts';
 
 export type FlockSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-const CLIENT_ID_KEY = 'flock.clientId';
+const RESUME_TOKEN_KEY = 'flock.resumeToken';
 const JOIN_ACK_TIMEOUT_MS = 15_000;
 const SERVER_CLOSED_RETRY_MS = 2_000;
 const ROOM_CODE_ERROR = /room needs a code|wrong room code/;
@@ -66,7 +66,7 @@ export class Connection {
     try {
       reply = await this.socket
         .timeout(JOIN_ACK_TIMEOUT_MS)
-        .emitWithAck('participant:join', { clientId: sessionStorage.getItem(CLIENT_ID_KEY) ?? undefined, roomCode: this.roomCode });
+        .emitWithAck('participant:join', { resumeToken: sessionStorage.getItem(RESUME_TOKEN_KEY) ?? undefined, roomCode: this.roomCode });
     } catch {
       if (!this.socket.connected) return; // the next 'connect' joins again
       return this.events.onJoinFailed(`the coordinator did not answer the join within ${JOIN_ACK_TIMEOUT_MS / 1000} s; reload to try again`);
@@ -78,7 +78,7 @@ export class Connection {
       }
       return this.events.onJoinFailed(reply.error);
     }
-    sessionStorage.setItem(CLIENT_ID_KEY, reply.clientId);
+    sessionStorage.setItem(RESUME_TOKEN_KEY, reply.resumeToken);
     try {
       await this.events.onJoined(reply);
     } catch (error) {

@@ -1,0 +1,344 @@
+// Durable checkpoints of the coordinator's run state, one file per save:
+//   <dir>/checkpoint-00000012.flock   (sequence number, zero-padded; larger = newer)
+//
+// File format, version 1, all integers little-endian:
+//    0  magic      "FLOCKCKP" (8 ASCII bytes)
+//    8  version    u32 = 1
+//   12  metaBytes  u32: length of the UTF-8 JSON below
+//   16  bodyBytes  u64: bytes after this 56-byte header (so truncation is reported as "X of Y bytes")
+//   24  sha256     32 bytes, SHA-256 over the body
+//   56  body:  JSON {"meta": …, "arrays": [{"name": "global", "length": 1000}, …]}  (metaBytes)
+//              zero padding to a file offset that is a multiple of 4
+//              each array in the order listed: length × float32, raw little-endian
+// The header is not covered by the checksum, so every header field is checked against the
+// real file size before it is used, and nothing is allocated beyond what the file holds.
+//
+// The arrays are 4-byte aligned so a reader can view them in place; this one still copies
+// each into its own ArrayBuffer (one memcpy at startup), so a caller may transfer or reuse
+// `arrays.x.buffer` without holding the whole file or the other arrays.
+//
+// Writes are atomic (temp file, fsync, rename, fsync of the directory): after a crash the
+// newest complete file is either the old one or the new one, never half of one. One store per
+// directory: two processes saving into the same directory are not coordinated.
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Checkpoint {
+  /** JSON-serialisable; what loads back is JSON.parse(JSON.stringify(meta)). */
+  meta: unknown;
+  arrays: Record<string, Float32Array>;
+}
+
+export interface CheckpointStoreOptions {
+  dir: string;
+  /** How many of the newest checkpoints to keep on disk; default 3. */
+  keep?: number;
+  log?: (level: 'info' | 'warn', message: string) => void;
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('Flock needs a little-endian platform (checkpoints store raw little-endian float32)');
+}
+
+const MAGIC = new TextEncoder().encode('FLOCKCKP');
+const FORMAT_VERSION = 1;
+const HEADER_BYTES = 56;
+const DEFAULT_KEEP = 3;
+const NAME_PATTERN = /^checkpoint-(\d{8,})\.flock$/;
+const TEMP_PATTERN = /^checkpoint-\d{8,}\.flock\.tmp$/;
+
+const fileName = (sequence: number) => `checkpoint-${String(sequence).padStart(8, '0')}.flock`;
+const align4 = (n: number) => (n + 3) & ~3;
+
+export class CheckpointStore {
+  private readonly dir: string;
+  private readonly keep: number;
+  private readonly log: (level: 'info' | 'warn', message: string) => void;
+  // Operations run one after another, so a save never races a prune, a load or a clear.
+  private pending: Promise<unknown> = Promise.resolve();
+
+  constructor(options: CheckpointStoreOptions) {
+    const keep = options.keep ?? DEFAULT_KEEP;
+    if (!Number.isInteger(keep) || keep < 1) {
+      throw new CheckpointError(`keep must be an integer ≥ 1 (how many checkpoints stay on disk), got ${keep}`);
+    }
+    this.dir = options.dir;
+    this.keep = keep;
+    this.log = options.log ?? ((level, message) => (level === 'warn' ? console.warn(message) : console.info(message)));
+  }
+
+  /** Writes atomically: temp file in the same dir, write, fsync, rename, fsync the directory. Then prunes to `keep` newest. */
+  save(checkpoint: Checkpoint): Promise<{ path: string; bytes: number; sequence: number }> {
+    return this.serially(() => this.saveNow(checkpoint));
+  }
+
+  /**
+   * Newest checkpoint that verifies. A damaged newer one is skipped with one warn line naming the
+   * file and why; it stays on disk for inspection. null when there is none or `dir` does not exist.
+   * I/O errors other than damage (e.g. EACCES) throw: falling back silently would hide them.
+   */
+  loadLatest(): Promise<{ checkpoint: Checkpoint; path: string; sequence: number } | null> {
+    return this.serially(() => this.loadLatestNow());
+  }
+
+  /** Removes every checkpoint and leftover temp file of this store (start fresh); other files in `dir` stay. */
+  clear(): Promise<void> {
+    return this.serially(() => this.clearNow());
+  }
+
+  private serially<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.pending.then(operation);
+    // The caller gets the failure through `result`; the queue only needs to know it is done.
+    this.pending = result.catch(() => undefined);
+    return result;
+  }
+
+  private async saveNow(checkpoint: Checkpoint): Promise<{ path: string; bytes: number; sequence: number }> {
+    const { header, pieces, bytes } = encodeCheckpoint(checkpoint);
+    let path: string;
+    let sequence: number;
+    let older: number[];
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const listing = await this.list();
+      for (const leftover of listing.temps) await unlink(join(this.dir, leftover));
+      older = listing.checkpoints.map((c) => c.sequence);
+      sequence = (older[0] ?? 0) + 1;
+      path = join(this.dir, fileName(sequence));
+      await this.writeAtomically(path, [header, ...pieces]);
+    } catch (error) {
+      throw new CheckpointError(`cannot save a checkpoint in ${this.dir}: ${(error as Error).message}`, { cause: error });
+    }
+    await this.prune([sequence, ...older]);
+    return { path, bytes, sequence };
+  }
+
+  private async writeAtomically(path: string, pieces: Uint8Array[]): Promise<void> {
+    const tempPath = `${path}.tmp`;
+    try {
+      const handle = await open(tempPath, 'wx');
+      try {
+        let position = 0;
+        for (const piece of pieces) {
+          await writeFully(handle, piece, position);
+          position += piece.byteLength;
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tempPath, path);
+    } catch (error) {
+      await unlink(tempPath).catch((cleanup: NodeJS.ErrnoException) => {
+        if (cleanup.code !== 'ENOENT') this.log('warn', `could not remove ${tempPath} (${cleanup.message}); the next save removes it`);
+      });
+      throw error;
+    }
+    await syncDirectory(this.dir);
+  }
+
+  // No directory fsync after unlinking: if a crash brings an old file back, it is older than
+  // the newest one and the next prune removes it again.
+  private async prune(sequencesNewestFirst: number[]): Promise<void> {
+    for (const sequence of sequencesNewestFirst.slice(this.keep)) {
+      const path = join(this.dir, fileName(sequence));
+      try {
+        await unlink(path);
+      } catch (error) {
+        // The new checkpoint is already safe; a stale one left behind is not a failed save.
+        this.log('warn', `could not remove old checkpoint ${path}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private async loadLatestNow(): Promise<{ checkpoint: Checkpoint; path: string; sequence: number } | null> {
+    const { checkpoints } = await this.list();
+    for (const { sequence, name } of checkpoints) {
+      const path = join(this.dir, name);
+      try {
+        const checkpoint = await readCheckpoint(path);
+        this.log('info', `loaded checkpoint ${path}`);
+        return { checkpoint, path, sequence };
+      } catch (error) {
+        if (!(error instanceof CheckpointError)) throw error;
+        this.log('warn', `skipping damaged checkpoint ${path}: ${error.message}; trying the previous one`);
+      }
+    }
+    return null;
+  }
+
+  private async clearNow(): Promise<void> {
+    const { checkpoints, temps } = await this.list();
+    for (const name of [...checkpoints.map((c) => c.name), ...temps]) await unlink(join(this.dir, name));
+    // Without this a crash could bring back the run the user asked to forget.
+    if (checkpoints.length + temps.length > 0) await syncDirectory(this.dir);
+  }
+
+  /** Checkpoints newest first, and leftover temp files; both empty when `dir` does not exist. */
+  private async list(): Promise<{ checkpoints: { sequence: number; name: string }[]; temps: string[] }> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { checkpoints: [], temps: [] };
+      throw error;
+    }
+    const checkpoints: { sequence: number; name: string }[] = [];
+    for (const name of names) {
+      const match = NAME_PATTERN.exec(name);
+      if (match) checkpoints.push({ sequence: Number(match[1]), name });
+    }
+    checkpoints.sort((a, b) => b.sequence - a.sequence);
+    return { checkpoints, temps: names.filter((name) => TEMP_PATTERN.test(name)) };
+  }
+}
+
+interface ArrayEntry {
+  name: string;
+  length: number;
+}
+
+/** Header + body pieces; the arrays' bytes are written from the caller's memory, not copied. */
+function encodeCheckpoint({ meta, arrays }: Checkpoint): { header: Uint8Array; pieces: Uint8Array[]; bytes: number } {
+  if (meta === undefined) throw new CheckpointError('checkpoint meta is undefined: pass a JSON value (null if there is nothing)');
+  const entries: ArrayEntry[] = [];
+  const arrayBytes: Uint8Array[] = [];
+  for (const [name, values] of Object.entries(arrays)) {
+    if (!(values instanceof Float32Array)) {
+      throw new CheckpointError(`checkpoint array "${name}" must be a Float32Array, got ${Object.prototype.toString.call(values)}`);
+    }
+    entries.push({ name, length: values.length });
+    arrayBytes.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  let json: string;
+  try {
+    json = JSON.stringify({ meta, arrays: entries });
+  } catch (error) {
+    throw new CheckpointError(`checkpoint meta is not JSON-serialisable: ${(error as Error).message}`, { cause: error });
+  }
+  const metaBytes = new TextEncoder().encode(json);
+  const padding = new Uint8Array(align4(HEADER_BYTES + metaBytes.byteLength) - HEADER_BYTES - metaBytes.byteLength);
+  const pieces = [metaBytes, padding, ...arrayBytes];
+
+  const hash = createHash('sha256');
+  let bodyBytes = 0;
+  for (const piece of pieces) {
+    hash.update(piece);
+    bodyBytes += piece.byteLength;
+  }
+  const header = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  header.set(MAGIC, 0);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, metaBytes.byteLength, true);
+  view.setBigUint64(16, BigInt(bodyBytes), true);
+  header.set(hash.digest(), 24);
+  return { header, pieces, bytes: HEADER_BYTES + bodyBytes };
+}
+
+/** Reads and verifies one file. Damage throws CheckpointError with the reason; I/O errors pass through. */
+async function readCheckpoint(path: string): Promise<Checkpoint> {
+  const handle = await open(path, 'r');
+  try {
+    const fileBytes = (await handle.stat()).size;
+    const header = new Uint8Array(Math.min(HEADER_BYTES, fileBytes));
+    await readFully(handle, header, 0);
+    if (!MAGIC.subarray(0, header.byteLength).every((b, i) => header[i] === b)) {
+      throw new CheckpointError('not a Flock checkpoint');
+    }
+    if (fileBytes < HEADER_BYTES) throw new CheckpointError(`truncated: ${fileBytes} of at least ${HEADER_BYTES} bytes (header incomplete)`);
+    const view = new DataView(header.buffer);
+    const version = view.getUint32(8, true);
+    if (version !== FORMAT_VERSION) {
+      throw new CheckpointError(`format version ${version} not supported (this Flock reads version ${FORMAT_VERSION})`);
+    }
+    const expectedBytes = HEADER_BYTES + Number(view.getBigUint64(16, true));
+    if (fileBytes < expectedBytes) throw new CheckpointError(`truncated: ${fileBytes} of ${expectedBytes} bytes`);
+    if (fileBytes > expectedBytes) throw new CheckpointError(`${fileBytes - expectedBytes} unexpected bytes after the end (${expectedBytes} bytes expected)`);
+    const metaBytes = view.getUint32(12, true);
+    if (metaBytes > expectedBytes - HEADER_BYTES) {
+      throw new CheckpointError(`header claims ${metaBytes} bytes of metadata but the body has only ${expectedBytes - HEADER_BYTES}`);
+    }
+    // Only now is anything sized by the file allocated, and only as much as the file really holds.
+    const body = new Uint8Array(expectedBytes - HEADER_BYTES);
+    await readFully(handle, body, HEADER_BYTES);
+    const digest = createHash('sha256').update(body).digest();
+    if (!digest.equals(header.subarray(24, 56))) throw new CheckpointError('checksum mismatch');
+    return decodeBody(body, metaBytes);
+  } finally {
+    await handle.close();
+  }
+}
+
+function decodeBody(body: Uint8Array, metaBytes: number): Checkpoint {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(0, metaBytes)));
+  } catch (error) {
+    throw new CheckpointError(`metadata is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  const entries = arrayEntries(parsed);
+  let at = align4(HEADER_BYTES + metaBytes) - HEADER_BYTES;
+  const needed = entries.reduce((sum, e) => sum + 4 * e.length, at);
+  if (needed !== body.byteLength) {
+    throw new CheckpointError(`metadata lists arrays needing ${needed} body bytes, the body has ${body.byteLength}`);
+  }
+  const arrays = entries.map(({ name, length }): [string, Float32Array] => {
+    // slice() of a same-type view copies bytes, so NaN payloads survive (the spec requires it).
+    const values = new Float32Array(body.buffer, body.byteOffset + at, length).slice();
+    at += 4 * length;
+    return [name, values];
+  });
+  // fromEntries defines own properties, so even an array named "__proto__" comes back as saved.
+  return { meta: (parsed as { meta: unknown }).meta, arrays: Object.fromEntries(arrays) };
+}
+
+function arrayEntries(parsed: unknown): ArrayEntry[] {
+  if (typeof parsed !== 'object' || parsed === null || !('meta' in parsed) || !('arrays' in parsed) || !Array.isArray(parsed.arrays)) {
+    throw new CheckpointError('metadata lacks "meta" and an "arrays" list');
+  }
+  const seen = new Set<string>();
+  for (const entry of parsed.arrays as unknown[]) {
+    const { name, length } = (entry ?? {}) as Partial<ArrayEntry>;
+    if (typeof name !== 'string' || !Number.isSafeInteger(length) || (length as number) < 0) {
+      throw new CheckpointError(`metadata has a bad array entry ${JSON.stringify(entry)} (expected {"name": string, "length": integer ≥ 0})`);
+    }
+    if (seen.has(name)) throw new CheckpointError(`metadata lists array "${name}" twice`);
+    seen.add(name);
+  }
+  return parsed.arrays as ArrayEntry[];
+}
+
+async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function readFully(handle: FileHandle, into: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < into.byteLength; ) {
+    const { bytesRead } = await handle.read(into, done, into.byteLength - done, position + done);
+    if (bytesRead === 0) throw new CheckpointError(`truncated while reading: file shrank to ${position + done} bytes`);
+    done += bytesRead;
+  }
+}
+
+/** Makes the rename itself durable. Some platforms (Windows) cannot open or sync a directory; only those refusals are ignored. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM') throw error;
+  } finally {
+    await handle?.close();
+  }
+}

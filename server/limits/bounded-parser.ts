@@ -1,0 +1,26 @@
+// Socket.IO's packet decoder with size limits enforced BEFORE parsing: a text packet longer than
+// the metadata limit, or a packet announcing more than one binary attachment, is refused without
+// JSON.parse ever seeing it (Socket.IO then closes that connection). Binary attachments are bounded
+// by the engine's maxHttpBufferSize, set from the largest model's update.
+import { Decoder, Encoder } from 'socket.io-parser';
+import { MAX_METADATA_BYTES } from '../../shared/protocol.ts';
+
+/** Room for the packet's own header (type, namespace, ack id) around the metadata. */
+const PACKET_OVERHEAD = 256;
+export const MAX_TEXT_PACKET_CHARS = MAX_METADATA_BYTES + PACKET_OVERHEAD;
+
+class BoundedDecoder extends Decoder {
+  constructor() {
+    // One attachment: an update's delta. Nothing else we accept is binary.
+    super({ maxAttachments: 1 });
+  }
+
+  override add(packet: unknown): void {
+    if (typeof packet === 'string' && packet.length > MAX_TEXT_PACKET_CHARS) {
+      throw new Error(`message of ${packet.length} characters is over the ${MAX_TEXT_PACKET_CHARS}-character limit`);
+    }
+    super.add(packet);
+  }
+}
+
+export const boundedParser = { Encoder, Decoder: BoundedDecoder };

@@ -1,0 +1,174 @@
+// The defects hostile testing found, each tried again the way an attacker did: over real
+// sockets, against a real coordinator on loopback.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { io as connect, type Socket } from 'socket.io-client';
+import { MODEL_SPECS } from '../../shared/model-spec.ts';
+import type { ClientToServerEvents, JoinReply, ServerToClientEvents, UpdateAck } from '../../shared/protocol.ts';
+import { resolveSettings } from '../../shared/settings.ts';
+import { encodeWeights } from '../../shared/wire.ts';
+import { buildApp, type FlockApp } from '../app.ts';
+import { ScriptedEvaluator } from '../test-support.ts';
+
+type TabSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type LooseSocket = { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
+const spec = MODEL_SPECS.mlp;
+const ROOM = 'K7QX2M';
+const ADMIN = 'test-admin-token';
+let flock: FlockApp;
+let url: string;
+const sockets: TabSocket[] = [];
+/** Every log line the coordinator wrote, parsed. */
+const logLines: { level: number; msg: string; err?: { stack?: string } }[] = [];
+
+before(async () => {
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
+      done();
+    },
+  });
+  flock = await buildApp({
+    settings: resolveSettings({ minClientsToStart: 2, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 }),
+    access: { adminToken: ADMIN, roomCode: ROOM },
+    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
+    evaluator: new ScriptedEvaluator(),
+    logger: { level: 'info', stream },
+  });
+  await flock.app.listen({ host: '127.0.0.1', port: 0 });
+  url = `http://127.0.0.1:${(flock.app.server.address() as { port: number }).port}`;
+});
+
+after(async () => {
+  for (const s of sockets) s.disconnect();
+  await flock.app.close();
+});
+
+async function openTab(): Promise<TabSocket> {
+  const socket: TabSocket = connect(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  sockets.push(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+async function joinRoom(socket: TabSocket, request: Record<string, unknown> = {}): Promise<JoinReply> {
+  const reply = (await socket.emitWithAck('participant:join', { roomCode: ROOM, ...request })) as JoinReply | { error: string };
+  if ('error' in reply) throw new Error(reply.error);
+  return reply;
+}
+
+const ready = (socket: TabSocket, numExamples = 1000) =>
+  socket.emit('participant:ready', { backend: 'wasm', backendReason: 'test', numExamples });
+const globalBytes = async () => Buffer.from(await (await fetch(`${url}/api/weights`)).arrayBuffer());
+const status = async () => (await fetch(`${url}/api/status`)).json();
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+const sendUpdate = (socket: TabSocket, update: unknown) =>
+  (socket as unknown as LooseSocket).emitWithAck('participant:update', update) as Promise<UpdateAck>;
+
+function stopAndReset(): void {
+  if (flock.coordinator.rounds.running) flock.coordinator.stop();
+  flock.coordinator.rounds.reset();
+}
+
+test('a 2 MB binary join from a socket with no room code is refused by its shape, without walking it', async () => {
+  const socket = await openTab();
+  const rssBefore = process.memoryUsage().rss;
+  const reply = (await (socket as unknown as LooseSocket).emitWithAck('participant:join', new Uint8Array(2 * 1024 * 1024).fill(7))) as { error: string };
+  assert.match(reply.error, /^malformed join: expected an object, got binary \(2097152 bytes\)$/);
+  const grewMb = (process.memoryUsage().rss - rssBefore) / 1e6;
+  // Walking 2M keys grew RSS by ~340 MB; the shape check allocates nothing beyond the socket's own buffer.
+  assert.ok(grewMb < 100, `RSS grew by ${grewMb.toFixed(0)} MB`);
+  const health = await fetch(`${url}/api/health`);
+  assert.equal(health.status, 200);
+});
+
+test('a finite but huge update is refused: the global model stays bit-identical and finite', async () => {
+  stopAndReset();
+  const [honest, attacker] = [await openTab(), await openTab()];
+  await joinRoom(honest);
+  await joinRoom(attacker);
+  ready(honest);
+  ready(attacker, 10_000_000);
+  await settle();
+  flock.coordinator.start();
+  assert.equal(flock.coordinator.rounds.phase, 'training');
+  const before = await globalBytes();
+  const huge = encodeWeights(spec, new Float32Array(spec.paramCount).fill(1e38));
+  const ack = await sendUpdate(attacker, { round: 1, numExamples: 10_000_000, loss: 1, delta: huge });
+  assert.equal(ack.accepted, false);
+  assert.match((ack as { error: string }).error, /L2 norm .* is over the limit 10000 \(maxUpdateNorm/);
+  assert.deepEqual(await globalBytes(), before);
+  attacker.disconnect(); // the round need not wait for it
+  const done = new Promise((resolve) => honest.once('round:done', resolve));
+  const good = new Float32Array(spec.paramCount).fill(0.001);
+  assert.deepEqual(await sendUpdate(honest, { round: 1, numExamples: 1000, loss: 1, delta: encodeWeights(spec, good) }), { accepted: true });
+  await done;
+  const global = flock.coordinator.rounds.global;
+  assert.ok(global.every(Number.isFinite), 'every value of the global model is finite');
+  // round 1 aggregated the honest update alone: initial (all zero in this test) + 0.001
+  assert.equal(global[0], Math.fround(0.001));
+  stopAndReset();
+});
+
+test('public ids give no power: /api/status lists no secret, and joining with a listed id does not take over the tab', async () => {
+  stopAndReset();
+  const real = await openTab();
+  const mine = await joinRoom(real);
+  ready(real);
+  await settle();
+  const listed = JSON.stringify(await status());
+  assert.ok(listed.includes(mine.clientId), 'the public id is listed');
+  assert.ok(!listed.includes(mine.resumeToken), 'the resume token is not');
+  assert.notEqual(mine.resumeToken, mine.clientId);
+
+  const thief = await openTab();
+  const forged = (await (thief as unknown as LooseSocket).emitWithAck('participant:join', { roomCode: ROOM, clientId: mine.clientId })) as { error?: string };
+  assert.match(forged.error ?? '', /malformed join/, 'a client id is not a way in');
+  const guessed = await joinRoom(thief, { resumeToken: `${mine.clientId}${mine.clientId}` });
+  assert.notEqual(guessed.clientId, mine.clientId, 'an unknown token makes a new tab');
+  thief.disconnect();
+  await settle();
+  const view = (await status()).clients.find((c: { clientId: string }) => c.clientId === mine.clientId);
+  assert.ok(view, 'the real tab is still listed after the other socket left');
+  assert.equal(view.connected, true);
+});
+
+test('a socket that joins twice leaves no phantom tab behind when it closes', async () => {
+  stopAndReset();
+  for (const s of sockets) s.disconnect();
+  await settle();
+  const socket = await openTab();
+  await joinRoom(socket);
+  ready(socket);
+  await joinRoom(socket); // a second identity on the same socket: the first one leaves
+  ready(socket);
+  await settle();
+  assert.equal((await status()).clients.length, 1, 'one socket, one tab');
+  socket.disconnect();
+  await settle();
+  assert.equal((await status()).clients.length, 0, 'nobody left behind to be selected');
+});
+
+test('refusals are logged briefly at info, without a stack; nothing is logged at error', async () => {
+  logLines.length = 0;
+  const socket = await openTab();
+  await (socket as unknown as LooseSocket).emitWithAck('participant:join', { roomCode: 'WRONG1' });
+  await fetch(`${url}/api/run/start`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-123' } });
+  await fetch(`${url}/api/settings`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: '{"rounds": "ten"}' });
+  await fetch(`${url}/api/settings`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: `{"rounds": ${'1'.repeat(2_000_000)}}` });
+  await settle();
+  const refusals = logLines.filter((l) => l.msg.startsWith('refused:'));
+  assert.ok(refusals.length >= 4, `refusals logged: ${JSON.stringify(logLines.map((l) => l.msg))}`);
+  for (const line of refusals) {
+    assert.equal(line.level, 30, `info level: ${line.msg}`);
+    assert.equal(line.err, undefined, `no stack: ${line.msg}`);
+  }
+  assert.deepEqual(logLines.filter((l) => l.level >= 50), []);
+});
