@@ -1,0 +1,58 @@
+// Runs the coordinator as its own process, exactly as `npm start` does after the build
+// (server/main.ts with flags), so a test can SIGKILL it and start it again.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../server/data-paths.ts';
+import type { RunState } from '../shared/protocol.ts';
+import { E2E_ACCESS } from './coordinator.ts';
+
+export interface CoordinatorProcess {
+  url: string;
+  child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  state(): Promise<RunState>;
+  waitFor(what: string, predicate: (state: RunState) => boolean, timeoutMs?: number): Promise<RunState>;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts server/main.ts on 127.0.0.1:port with these flags; resolves once it listens. */
+export async function startCoordinatorProcess(port: number, flags: string[]): Promise<CoordinatorProcess> {
+  const args = ['--import', 'tsx', join(ROOT_DIR, 'server', 'main.ts'), '--host', '127.0.0.1', '--port', String(port), '--roomCode', 'none', ...flags];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT_DIR,
+    env: { ...process.env, FLOCK_ADMIN_TOKEN: E2E_ACCESS.adminToken },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let printed = '';
+  child.stdout!.on('data', (chunk) => (printed += chunk));
+  child.stderr!.on('data', (chunk) => (printed += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const state = async () => (await (await fetch(`${url}/api/status`)).json()) as RunState;
+  const startedBy = Date.now() + 60_000;
+  while (!printed.includes('Flock coordinator is up')) {
+    if (child.exitCode !== null || Date.now() > startedBy) throw new Error(`the coordinator did not start:\n${printed}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url,
+    child,
+    output: () => printed,
+    state,
+    async waitFor(what, predicate, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: RunState | null = null;
+      while (Date.now() < deadline) {
+        last = await state();
+        if (predicate(last)) return last;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`timed out waiting for ${what}: phase ${last?.phase}, round ${last?.round}, "${last?.message}"`);
+    },
+    async kill(signal) {
+      if (child.exitCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
