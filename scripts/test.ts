@@ -104,6 +104,11 @@ async function main(): Promise<number> {
   prepareMnist();
   const failed: string[] = [];
 
+  if (args.unit && args.filters.length === 0) {
+    // The whole project, then shared/ alone without DOM or Node types: its purity, checked.
+    await runCommand('npm', ['run', '--silent', 'typecheck']);
+  }
+
   if (args.unit) {
     if (unitFiles.length === 0) {
       console.log(`\nunit: no test files (${UNIT_DIRS.map((d) => `${d}/**/*${UNIT_SUFFIX}`).join(', ')}); nothing to run`);

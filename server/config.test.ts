@@ -40,3 +40,19 @@ test('bad config is refused with a message naming the setting', () => {
   assert.throws(() => loadConfig(['--noise-multiplier'], {}), /needs a value|unknown setting/);
   assert.throws(() => loadConfig(['--noiseMultiplier', '1'], {}), /needs clipNorm > 0/);
 });
+
+test('the data dir, --fresh and the transport limits: kebab-case flags, env, defaults and bad values', () => {
+  const defaults = loadConfig([], {});
+  assert.match(defaults.dataDir, /\.flock-data$/);
+  assert.equal(defaults.fresh, false);
+  assert.equal(defaults.limits.maxConnectionsPerAddress, 64);
+  const given = loadConfig(['--data-dir', '/tmp/run-7', '--fresh', '--max-connections-per-address', '5'], { FLOCK_MESSAGES_PER_SECOND: '9' });
+  assert.equal(given.dataDir, '/tmp/run-7');
+  assert.equal(given.fresh, true);
+  assert.equal(given.limits.maxConnectionsPerAddress, 5);
+  assert.equal(given.limits.messagesPerSecond, 9);
+  assert.equal(loadConfig([], { FLOCK_DATA_DIR: '/srv/flock' }).dataDir, '/srv/flock');
+  assert.throws(() => loadConfig(['--joins-per-minute', '0'], {}), /joinsPerMinute: expected an integer >= 1, got 0/);
+  assert.throws(() => loadConfig(['--fresh=maybe'], {}), /fresh: expected true or false/);
+  assert.deepEqual(loadConfig(['--roomCode', 'math7'], {}).generated, { adminToken: true, roomCode: false });
+});

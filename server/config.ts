@@ -16,6 +16,8 @@ export interface ServerConfig {
   /** Start a new run, removing the checkpoints in dataDir. */
   fresh: boolean;
   limits: TransportLimits;
+  /** Which secrets were made up at this start (not given): main.ts keeps those across restarts. */
+  generated: { adminToken: boolean; roomCode: boolean };
 }
 
 export const DEFAULT_DATA_DIR = join(ROOT_DIR, '.flock-data');
@@ -92,6 +94,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     dataDir: String(dataDir),
     fresh: fresh === 'true',
     limits,
+    generated: { adminToken: partial.adminToken === undefined, roomCode: partial.roomCode === undefined },
   };
 }
 

@@ -5,6 +5,7 @@ import { SettingsError } from '../shared/settings.ts';
 import { buildApp } from './app.ts';
 import { loadConfig, type ServerConfig } from './config.ts';
 import { ROOT_DIR } from './data-paths.ts';
+import { keepAccessAcrossRestarts } from './saved-access.ts';
 
 /** LAN addresses first (what phones in the room can open), localhost last. */
 function reachableAddresses(port: number): string[] {
@@ -28,9 +29,10 @@ async function main(): Promise<void> {
   }
   const port = config.port;
   const baseUrls = config.host === '127.0.0.1' || config.host === 'localhost' ? [`http://localhost:${port}/`] : reachableAddresses(port);
+  const access = await keepAccessAcrossRestarts(config.dataDir, config.access, config.generated, config.fresh);
   const { app, coordinator } = await buildApp({
     settings: config.settings,
-    access: config.access,
+    access,
     baseUrls,
     distDir: join(ROOT_DIR, 'dist'),
     dataDir: config.dataDir,
@@ -47,8 +49,8 @@ async function main(): Promise<void> {
   console.log(`\nFlock coordinator is up (task: MNIST, model ${config.settings.model}).`);
   console.log(`  Join:        ${joinUrls.join('\n               ')}`);
   console.log(`  Room code:   ${roomCode ?? '(none: open room)'}`);
-  console.log(`  Dashboard:   ${local}dashboard.html#admin=${config.access.adminToken}`);
-  console.log(`  Admin token: ${config.access.adminToken}  (start/stop/reset/settings; set FLOCK_ADMIN_TOKEN to choose it)`);
+  console.log(`  Dashboard:   ${local}dashboard.html#admin=${access.adminToken}`);
+  console.log(`  Admin token: ${access.adminToken}  (start/stop/reset/settings; set FLOCK_ADMIN_TOKEN to choose it)`);
   console.log(`  Data dir:    ${config.dataDir}  (the run is checkpointed here after every round; --fresh starts anew)\n`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void app.close().then(() => process.exit(0)));

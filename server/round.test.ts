@@ -62,9 +62,10 @@ function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Parti
   );
   const addTab = (id: string, numExamples = 100) => {
     nextIds.push(id);
-    room.join(`conn-${id}`, undefined, settings.shards);
+    const { resumeToken } = room.join(`conn-${id}`, undefined, settings.shards);
     room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples });
     controller.clientsChanged();
+    return resumeToken;
   };
   return { settings, room, timers, phases, starts, done, events, controller, evaluator, addTab, bugs };
 }
@@ -398,4 +399,46 @@ test('reset returns to idle with the initial weights and no history, only betwee
   assert.equal(t.controller.phase, 'idle');
   assert.deepEqual(t.controller.history, []);
   assert.deepEqual(t.controller.global, filled(0));
+});
+
+test('a tab that reconnects after its update was accepted shows submitted, not idle, and is not sent the round again', () => {
+  const t = setup({ minClientsPerRound: 2 }, new DeferredEvaluator());
+  const tokenOfA = t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  t.controller.acceptUpdate('a', update(1, 100), filled(1));
+  t.room.disconnect('conn-a');
+  t.controller.clientsChanged();
+  assert.equal(t.controller.statusOf('a'), 'submitted');
+  const back = t.room.join('conn-a2', tokenOfA, t.settings.shards);
+  assert.equal(back.client.clientId, 'a', 'its token brings it back as itself');
+  t.room.markReady('a', { backend: 'wasm', backendReason: 'test', numExamples: 100 });
+  t.controller.clientsChanged();
+  assert.equal(t.controller.statusOf('a'), 'submitted');
+  assert.equal(t.controller.roundOwedTo('a'), null);
+  assert.equal(t.controller.statusOf('b'), 'training');
+  assert.ok(t.controller.roundOwedTo('b'), 'b still owes its update: a reconnect of b gets the round again');
+});
+
+test('a checkpointed run resumes at the round in flight, with the same model and history', async () => {
+  const t = setup({ rounds: 5 });
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  await answerRounds(t, 2);
+  t.controller.acceptUpdate('a', update(3, 100), filled(9)); // round 3 is in flight when the process dies
+  const snapshot = JSON.parse(JSON.stringify(t.controller.snapshot()));
+  const global = t.controller.global.slice();
+  assert.equal(snapshot.completedRounds, 2);
+
+  const fresh = setup({ rounds: 1 });
+  fresh.controller.resume(snapshot, global);
+  assert.equal(fresh.controller.phase, 'waiting');
+  assert.equal(fresh.controller.round, 3, 'the round in flight is redone');
+  assert.equal(fresh.controller.settings.rounds, 5, 'the run keeps its settings');
+  assert.deepEqual(fresh.controller.history.map((m) => m.round), [1, 2]);
+  fresh.addTab('a');
+  fresh.addTab('b');
+  assert.equal(fresh.starts[0].start.round, 3);
+  assert.deepEqual(decodeWeights(MODEL_SPECS.mlp, fresh.starts[0].start.weights), global, 'the model it goes on from is the checkpointed one');
 });
