@@ -58,6 +58,7 @@ test('SIGKILL mid-round, restart on the same data dir: tabs reconnect, no comple
 
   const restartedAt = Date.now();
   running = await startCoordinatorProcess(port, flags);
+  const listeningAfterMs = Date.now() - restartedAt;
   const resumed = await running.state();
   assert.match(running.output(), /resumed from .*checkpoint-\d+\.flock: 2 rounds done/);
   assert.deepEqual(resumed.history.map((m) => m.round), atKill.history.map((m) => m.round), 'the history is intact');
@@ -67,7 +68,7 @@ test('SIGKILL mid-round, restart on the same data dir: tabs reconnect, no comple
 
   const redo = await running.waitFor(`round ${KILL_IN_ROUND} to start again`, (s) => s.phase === 'training' && s.round === KILL_IN_ROUND, 120_000);
   const restartToRoundMs = Date.now() - restartedAt;
-  console.log(`restart → round ${KILL_IN_ROUND} training again: ${restartToRoundMs} ms`);
+  console.log(`restart → listening: ${listeningAfterMs} ms; → round ${KILL_IN_ROUND} training again: ${restartToRoundMs} ms`);
   assert.deepEqual(redo.clients.map((c) => c.clientId).sort(), idsBefore, 'the same tabs came back, as themselves');
 
   const done = await running.waitFor('the run to finish', (s) => s.phase === 'done' || s.phase === 'stopped', 300_000);

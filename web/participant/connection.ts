@@ -22,7 +22,9 @@ export interface ConnectionEvents {
 }
 
 export class Connection {
-  readonly socket: FlockSocket = io({ transports: ['websocket', 'polling'] });
+  // Retry at most every 2 s (Socket.IO's default backs off to 5 s): after a coordinator restart the
+  // tabs are back within a couple of seconds of it listening again.
+  readonly socket: FlockSocket = io({ transports: ['websocket', 'polling'], reconnectionDelay: 500, reconnectionDelayMax: 2000 });
   private joined = new Joined();
 
   constructor(
