@@ -2,8 +2,16 @@
 // Two habits keep GPU backends fast: only full batches (a new batch size compiles
 // new WebGL shaders), and the loss is read back in groups, never once per step
 // (a read-back per step stalls the GPU pipeline: measured 40% of WebGL throughput).
+//
+// tfjs comes straight from its package, not from ./tfjs-backends.ts: the same module (the
+// worker imports tfjs-backends.ts, which registers the backends), but without the wasm
+// ?url imports only Vite understands, so local-training.test.ts runs in Node on cpu.
+import * as tf from '@tensorflow/tfjs';
+import { applyDeltaAttack, flipLabels } from '../shared/fl/attacks.ts';
+import { createRng } from '../shared/fl/rng.ts';
+import { writeFlatWeights } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
-import { tf } from './tfjs-backends.ts';
+import type { AttackMode } from '../shared/protocol.ts';
 
 /** The examples on the active backend: inputs scaled to 0..1 and one-hot labels. */
 export interface ExampleTensors {
@@ -17,11 +25,13 @@ export function toExampleTensors(model: ModelName, pixels: Uint8Array, labels: U
   const count = labels.length;
   const scaled = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) scaled[i] = pixels[i] / 255;
-  return tf.tidy(() => ({
-    x: tf.tensor(scaled, [count, ...spec.inputShape], 'float32'),
-    y: tf.oneHot(tf.tensor1d(labels, 'int32'), spec.numClasses).toFloat() as tf.Tensor2D,
-    count,
-  }));
+  return { x: tf.tensor(scaled, [count, ...spec.inputShape], 'float32'), y: oneHotLabels(model, labels), count };
+}
+
+/** Labels as the one-hot float rows the loss compares against. */
+export function oneHotLabels(model: ModelName, labels: Uint8Array): tf.Tensor2D {
+  const { numClasses } = modelSpec(model);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D);
 }
 
 export function disposeExamples(examples: ExampleTensors): void {
@@ -153,6 +163,51 @@ export async function weightDelta(model: tf.LayersModel, global: Float32Array): 
     offset += local.length;
   }
   return delta;
+}
+
+export interface RoundInput {
+  model: ModelName;
+  network: tf.LayersModel;
+  examples: ExampleTensors;
+  /** The honest labels of `examples`, in the same order (label flip trains on them flipped). */
+  labels: Uint8Array;
+  /** The global weights this round starts from. */
+  global: Float32Array;
+  settings: FitSettings;
+  round: number;
+  attack: AttackMode;
+}
+
+export interface RoundOutput {
+  /** local − global, or what the attack makes of it: what the tab sends. */
+  delta: Float32Array<ArrayBuffer>;
+  fit: FitResult;
+}
+
+/**
+ * One round as the worker runs it: load the global weights, train, return local − global.
+ * An attacking tab (shared/fl/attacks.ts) trains on flipped labels for label-flip, this
+ * round only, or changes its delta after computing it for the delta attacks.
+ */
+export async function trainRound(
+  input: RoundInput,
+  onProgress: (progress: FitProgress) => void,
+  shouldStop: () => boolean,
+): Promise<RoundOutput> {
+  const { model, network, examples, global, settings, round, attack } = input;
+  writeFlatWeights(tf, network, global);
+  // Built only for the round that needs them and freed after it, so tensor count stays flat.
+  const flippedY = attack === 'label-flip' ? oneHotLabels(model, flipLabels(input.labels, modelSpec(model).numClasses)) : null;
+  let fit: FitResult;
+  try {
+    fit = await fitLocally(network, flippedY ? { ...examples, y: flippedY } : examples, settings, onProgress, shouldStop);
+  } finally {
+    flippedY?.dispose();
+  }
+  const delta = await weightDelta(network, global);
+  // Seeded by the round: the same round attacks the same way on a rerun.
+  applyDeltaAttack(delta, attack, createRng(round));
+  return { delta, fit };
 }
 
 function shuffledIndices(count: number): Int32Array {

@@ -1,10 +1,11 @@
 // The training Web Worker: picks the tfjs backend, holds the tab's examples and
 // model, trains one round at a time and returns local − global. Keeping tfjs off
 // the page's thread leaves the page responsive while a round trains.
-import { buildModel, writeFlatWeights } from '../shared/models.ts';
+import { parseAttackMode } from '../shared/fl/attacks.ts';
+import { buildModel } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
 import { chooseBackend } from './backend-probe.ts';
-import { disposeExamples, fitLocally, FitCancelledError, toExampleTensors, weightDelta, type ExampleTensors } from './local-training.ts';
+import { disposeExamples, FitCancelledError, toExampleTensors, trainRound, type ExampleTensors } from './local-training.ts';
 import { tf } from './tfjs-backends.ts';
 import type { FromWorker, ToWorker } from './worker-protocol.ts';
 
@@ -99,16 +100,23 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
   if (!Number.isInteger(epochs) || epochs < 1 || !Number.isInteger(batchSize) || batchSize < 1 || !(learningRate > 0 && learningRate < Infinity)) {
     throw new Error(`round ${round}: unusable settings (epochs ${epochs}, batch size ${batchSize}, learning rate ${learningRate})`);
   }
+  const attack = parseAttackMode(message.attack);
   const global = new Float32Array(message.weights);
   const { paramCount } = modelSpec(trainer.model);
   if (global.length !== paramCount) throw new Error(`${paramCount} weights expected for ${trainer.model}, got ${global.length}`);
-  writeFlatWeights(tf, trainer.network, global);
   let result;
   try {
-    result = await fitLocally(
-      trainer.network,
-      trainer.examples,
-      { epochs, batchSize, learningRate },
+    result = await trainRound(
+      {
+        model: trainer.model,
+        network: trainer.network,
+        examples: trainer.examples,
+        labels: trainer.labels,
+        global,
+        settings: { epochs, batchSize, learningRate },
+        round,
+        attack,
+      },
       (progress) => post({ type: 'progress', job, round, ...progress }),
       () => cancelledJobs.has(job),
     );
@@ -118,7 +126,7 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
     post({ type: 'cancelled', job });
     return;
   }
-  const delta = await weightDelta(trainer.network, global);
+  const { delta, fit } = result;
   post(
     {
       type: 'trained',
@@ -126,8 +134,8 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
       round,
       delta: delta.buffer,
       numExamples: trainer.examples.count,
-      loss: result.lastEpochLoss,
-      examplesPerSec: result.examplesPerSec,
+      loss: fit.lastEpochLoss,
+      examplesPerSec: fit.examplesPerSec,
       numTensors: tf.memory().numTensors,
     },
     [delta.buffer],

@@ -1,7 +1,7 @@
 // Typed messages between the participant page and its training Web Worker.
 // Weights cross as flat float32 ArrayBuffers (transferred, not copied).
 import type { ModelName } from '../shared/model-spec.ts';
-import type { BackendName } from '../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../shared/protocol.ts';
 
 export interface ProbeResult {
   backend: BackendName;
@@ -37,6 +37,8 @@ export type ToWorker =
       epochs: number;
       batchSize: number;
       learningRate: number;
+      /** 'none' for an honest tab; otherwise how this round's update is attacked (shared/fl/attacks.ts). */
+      attack: AttackMode;
     }
   /** Stop `job` at its next loss read-back, or skip it if it has not started (a newer round has begun). */
   | { type: 'cancel'; job: number }

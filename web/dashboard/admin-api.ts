@@ -1,7 +1,10 @@
-// What only the admin may do: start, stop and reset a run (POST /api/run/…) and change
-// settings (PUT /api/settings). All go over HTTP with `Authorization: Bearer <token>`,
-// so each gets a status code and, on refusal, the coordinator's reason to show.
+// What only the admin may do: start, stop and reset a run (POST /api/run/…), change
+// settings (PUT /api/settings) and switch a tab's attack simulation (PUT /api/clients/…/attack).
+// All go over HTTP with `Authorization: Bearer <token>`, so each gets a status code and,
+// on refusal, the coordinator's reason to show.
+import type { AttackMode } from '../../shared/protocol.ts';
 import type { Settings } from '../../shared/settings.ts';
+import { shortClientId } from '../format.ts';
 
 export type RunCommand = 'start' | 'stop' | 'reset';
 
@@ -62,4 +65,10 @@ export async function sendRunCommand(command: RunCommand, token: string | null):
 /** Sends the changed settings; resolves with the coordinator's full settings after the change. */
 export async function putSettings(changes: Partial<Settings>, token: string | null): Promise<Settings> {
   return (await adminRequest('saving settings', 'PUT', '/api/settings', token, changes)) as Settings;
+}
+
+/** Makes one tab an attacker (or honest again); the tab applies it from its next round. */
+export async function putClientAttack(clientId: string, mode: AttackMode, token: string | null): Promise<void> {
+  const path = `/api/clients/${encodeURIComponent(clientId)}/attack`;
+  await adminRequest(`switching tab ${shortClientId(clientId)} to ${mode}`, 'PUT', path, token, { mode });
 }

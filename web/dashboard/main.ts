@@ -5,11 +5,11 @@
 // dashboard.html?projector shows only what a class looks at: the QR code and room code,
 // the tab count, the round and the accuracy chart, in large type.
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, RoundMetrics, RunState, ServerToClientEvents } from '../../shared/protocol.ts';
+import type { AttackMode, ClientToServerEvents, RoundMetrics, RunState, ServerToClientEvents } from '../../shared/protocol.ts';
 import { createTryIt } from '../digit-pad/try-it.ts';
-import { AdminRequestError, sendRunCommand, type RunCommand } from './admin-api.ts';
+import { AdminRequestError, putClientAttack, sendRunCommand, type RunCommand } from './admin-api.ts';
 import { saveAdminToken, takeAdminToken } from './admin-token.ts';
-import { refreshAges, renderClients } from './clients-table.ts';
+import { attackerSummary, createClientsTable } from './clients-table.ts';
 import { formatCount, formatPercent, formatStat } from '../format.ts';
 import { renderHistory } from './history-table.ts';
 import { createJoinPanel, primaryJoinUrl } from './join-panel.ts';
@@ -72,6 +72,7 @@ const view = {
   readyCount: byId('ready-count'),
   clients: byId<HTMLTableSectionElement>('clients'),
   clientCount: byId('client-count'),
+  attackerCount: byId('attacker-count'),
   clientsEmpty: byId('clients-empty'),
   timeline: byId<HTMLTableElement>('timeline'),
   timelineEmpty: byId('timeline-empty'),
@@ -106,6 +107,10 @@ const settingsForm = createSettingsForm(byId<HTMLFormElement>('settings-form'), 
   token: () => adminToken,
   onTokenRefused: askForToken,
 });
+const clientsTable = createClientsTable(view.clients, {
+  canAdmin: () => adminToken !== null,
+  setAttack: setClientAttack,
+});
 
 let commandInFlight = false;
 let shownTimelineKey = '';
@@ -135,9 +140,13 @@ document.addEventListener('keydown', (event) => {
 
 function showAdminStatus(): void {
   view.adminStatusText.textContent =
-    adminToken === null ? 'Viewing only: start, stop, reset and settings need the admin token.' : 'Admin token set for this tab.';
+    adminToken === null
+      ? 'Viewing only: start, stop, reset, settings and attack simulation need the admin token.'
+      : 'Admin token set for this tab.';
   view.adminChange.hidden = adminToken === null;
   if (adminToken === null) view.tokenForm.hidden = false;
+  // The tabs table offers its attack selects only with a token.
+  if (hook.state) clientsTable.show(hook.state, serverNow());
 }
 
 function askForToken(error: AdminRequestError): void {
@@ -222,12 +231,15 @@ function render(state: RunState): void {
 
   charts.show(state.history, state.settings.rounds, state.settings.targetAccuracy);
 
-  renderClients(view.clients, state, serverNow());
+  clientsTable.show(state, serverNow());
   view.clientCount.textContent = String(state.clients.length);
+  view.attackerCount.textContent = attackerSummary(state.clients);
+  view.attackerCount.hidden = view.attackerCount.textContent === '';
   view.clientsEmpty.hidden = state.clients.length > 0;
 
   const running = describeRun(state, serverNow()).running;
-  const timelineKey = [state.history.length, last?.round, last?.attempt, state.round, state.selected.length, state.answered.length, state.clients.length, running].join('|');
+  const attacks = state.clients.map((c) => c.attack).join(',');
+  const timelineKey = [state.history.length, last?.round, last?.attempt, state.round, state.selected.length, state.answered.length, state.clients.length, attacks, running].join('|');
   if (timelineKey !== shownTimelineKey) {
     shownTimelineKey = timelineKey;
     renderTimeline(view.timeline, state, running);
@@ -269,6 +281,13 @@ function setConnected(connected: boolean, detail: string): void {
 
 // ---- commands -------------------------------------------------------------------------
 
+/** Shows a refused or failed admin request; asks for the token when that is why. */
+function showAdminError(error: unknown): void {
+  if (!(error instanceof AdminRequestError)) throw error;
+  showError(error.message);
+  if (error.needsToken) askForToken(error);
+}
+
 async function runCommand(command: RunCommand): Promise<void> {
   commandInFlight = true;
   if (hook.state) renderStatus(hook.state);
@@ -276,12 +295,19 @@ async function runCommand(command: RunCommand): Promise<void> {
     await sendRunCommand(command, adminToken);
     showError(null);
   } catch (error) {
-    if (!(error instanceof AdminRequestError)) throw error;
-    showError(error.message);
-    if (error.needsToken) askForToken(error);
+    showAdminError(error);
   } finally {
     commandInFlight = false;
     if (hook.state) renderStatus(hook.state);
+  }
+}
+
+async function setClientAttack(clientId: string, mode: AttackMode): Promise<void> {
+  try {
+    await putClientAttack(clientId, mode, adminToken);
+    showError(null);
+  } catch (error) {
+    showAdminError(error);
   }
 }
 
@@ -323,5 +349,5 @@ socket.on('flock:error', (message) => showError(`coordinator: ${message}`));
 setInterval(() => {
   if (hook.state === null) return;
   if (hook.state.deadlineAt !== null) renderStatus(hook.state);
-  refreshAges(view.clients, serverNow());
+  clientsTable.refreshAges(serverNow());
 }, TICK_MS);

@@ -7,6 +7,7 @@ import { describePrivacy } from './privacy-view.ts';
 const round = (n: number, noiseStd: number, epsilon: number | null, delta: number | null): RoundMetrics => ({
   round: n, attempt: 1, accuracy: 0.9, loss: 0.3, participants: 4, selected: 4, totalWeight: 4000,
   noiseStd, epsilon, delta, durationMs: 4000, answered: [], late: [], dropped: [], bytesSent: 0, bytesReceived: 0,
+  aggregation: 'FedAvg', discarded: [], downweighted: [],
 });
 
 const valueOf = (rows: { label: string; value: string }[], label: string) => rows.find((r) => r.label === label)?.value;

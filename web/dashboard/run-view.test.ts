@@ -7,6 +7,7 @@ import { describeRun } from './run-view.ts';
 const metrics = (round: number): RoundMetrics => ({
   round, attempt: 1, accuracy: 0.9, loss: 0.3, participants: 2, selected: 2, totalWeight: 2000,
   noiseStd: 0, epsilon: null, delta: null, durationMs: 4000, answered: [], late: [], dropped: [], bytesSent: 0, bytesReceived: 0,
+  aggregation: 'FedAvg', discarded: [], downweighted: [],
 });
 
 function runState(overrides: Partial<RunState>): RunState {

@@ -1,8 +1,13 @@
 // The participant page: joins the room, loads this tab's shard, lets the worker
 // pick a backend, then trains every round it is selected for (round-runner.ts).
+//
+// ?attack=sign-flip (or scale, gaussian, label-flip) makes this tab a simulated attacker
+// from its first round, to show what robust aggregation is for; the dashboard's admin can
+// switch it later ('participant:attack').
 import { decodeDataset } from '../../shared/dataset-format.ts';
+import { parseAttackMode } from '../../shared/fl/attacks.ts';
 import { modelSpec, type ModelName } from '../../shared/model-spec.ts';
-import { BACKENDS, type BackendName, type JoinReply } from '../../shared/protocol.ts';
+import { BACKENDS, type AttackMode, type BackendName, type JoinReply, type ReadyReport } from '../../shared/protocol.ts';
 import { forgetBackendChoice, loadBackendChoice, saveBackendChoice } from './backend-cache.ts';
 import { Connection } from './connection.ts';
 import { LossChart } from './loss-chart.ts';
@@ -21,12 +26,28 @@ const lossChart = new LossChart(document.getElementById('loss-chart') as HTMLCan
 
 const params = new URLSearchParams(location.search);
 const forcedBackend = parseBackend(params.get('backend'));
+state.attack = parseAttackParam(params.get('attack'));
 
 function parseBackend(value: string | null): BackendName | null {
   if (value === null) return null;
   if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName;
   state.lastError = `?backend=${value} is not a backend; use one of ${BACKENDS.join(', ')}`;
   return null;
+}
+
+function parseAttackParam(value: string | null): AttackMode {
+  try {
+    return parseAttackMode(value);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    state.lastError = `?attack=${value}: ${error.message}. This tab trains honestly.`;
+    return 'none';
+  }
+}
+
+/** What the coordinator knows of this tab: sent once ready, and again when the example count changes. */
+function readyReport(): ReadyReport {
+  return { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples, attack: state.attack };
 }
 
 function fail(message: string): void {
@@ -58,7 +79,7 @@ async function prepare(reply: JoinReply): Promise<void> {
     );
   }
   await session.ready;
-  connection.socket.emit('participant:ready', { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples });
+  connection.socket.emit('participant:ready', readyReport());
   if (state.status === 'error') state.lastError = null; // joined again after a failure: the old error is over
   if (state.status !== 'training' && state.status !== 'uploading') state.status = 'waiting for a round';
   show();
@@ -147,7 +168,7 @@ const drawPanel = createDrawPanel(async (pixels, label) => {
   state.numExamples = await trainer.addExamples(pixels, Uint8Array.of(label));
   state.drawnExamples++;
   // The coordinator weighs updates by example count: tell it about the new total.
-  connection.socket.emit('participant:ready', { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples });
+  connection.socket.emit('participant:ready', readyReport());
   show();
 });
 const tryIt = createTryIt();
@@ -160,6 +181,16 @@ document.getElementById('draw-panels')!.append(drawPanel.element, tryItCard);
 connection.socket.on('round:done', (metrics) => {
   state.lastAccuracy = metrics.accuracy;
   tryIt.refresh();
+  show();
+});
+connection.socket.on('participant:attack', (mode) => {
+  // Checked like ?attack=: the worker must never be asked for a mode it does not know.
+  try {
+    state.attack = parseAttackMode(mode);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    state.lastError = `the coordinator asked for an attack this page does not know (${error.message}); reload the page`;
+  }
   show();
 });
 connection.socket.on('flock:error', (message) => {

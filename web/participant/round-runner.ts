@@ -52,7 +52,8 @@ export class RoundRunner {
     this.current?.job.cancel();
 
     const { localEpochs, batchSize, learningRate } = start.config;
-    const job = trainer.train({ round: start.round, weights: global, epochs: localEpochs, batchSize, learningRate });
+    // The mode in force now: a switch from the dashboard during this round applies from the next.
+    const job = trainer.train({ round: start.round, weights: global, epochs: localEpochs, batchSize, learningRate, attack: state.attack });
     const current: CurrentRound = { round: start.round, global, job };
     this.current = current;
     state.round = start.round;

@@ -1,7 +1,7 @@
 // What this tab knows about itself, in one place: the view renders it, and e2e
 // tests read a frozen copy of it as window.flock.
 import type { ModelName } from '../../shared/model-spec.ts';
-import type { BackendName } from '../../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../../shared/protocol.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -43,6 +43,11 @@ export interface TabState {
   numTensors: number | null;
   /** Digits drawn on this page and added to the local data. */
   drawnExamples: number;
+  /**
+   * Attack simulation (shared/fl/attacks.ts): 'none' for an honest tab. Set by ?attack= and
+   * then by the dashboard; each round trains with the mode in force when it starts.
+   */
+  attack: AttackMode;
 }
 
 /** window.flock: read-only, a fresh frozen copy on every read. */
@@ -74,6 +79,7 @@ export function createTabState(): TabState {
     lastAccuracy: null,
     numTensors: null,
     drawnExamples: 0,
+    attack: 'none',
   };
   Object.defineProperty(window, 'flock', {
     get: (): FlockTestHook =>

@@ -1,7 +1,7 @@
 // The page's side of the training worker: a promise for init, a cancellable job
 // per round, callbacks for probe results and progress.
 import type { ModelName } from '../../shared/model-spec.ts';
-import type { BackendName } from '../../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../../shared/protocol.ts';
 import type { BackendChoice, FromWorker, ProbeResult, ToWorker } from '../worker-protocol.ts';
 
 export interface Ready {
@@ -53,13 +53,15 @@ export class TrainerClient {
     });
   }
 
-  train(args: { round: number; weights: Float32Array; epochs: number; batchSize: number; learningRate: number }): TrainingJob {
+  /** `attack` defaults to 'none': an honest round (what the benchmark pages train). */
+  train(args: { round: number; weights: Float32Array; epochs: number; batchSize: number; learningRate: number; attack?: AttackMode }): TrainingJob {
     const job = this.nextJob++;
     const weights = args.weights.slice().buffer;
     const result = new Promise<Trained | 'cancelled'>((resolve, reject) => {
       this.pendingJobs.set(job, { resolve, reject });
     });
-    this.post({ type: 'train', job, round: args.round, weights, epochs: args.epochs, batchSize: args.batchSize, learningRate: args.learningRate }, [weights]);
+    const { round, epochs, batchSize, learningRate, attack = 'none' } = args;
+    this.post({ type: 'train', job, round, weights, epochs, batchSize, learningRate, attack }, [weights]);
     return {
       result,
       cancel: () => {

@@ -1,4 +1,5 @@
 // Renders the tab's state into index.html. Everything shown comes from TabState.
+import { ATTACK_LABELS, ATTACK_MEANINGS } from '../../shared/fl/attacks.ts';
 import { formatCount } from '../format.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
 import type { ConnectionState, TabState, TabStatus } from './tab-state.ts';
@@ -68,6 +69,12 @@ export function render(state: TabState): void {
   const error = byId('error');
   error.hidden = state.lastError === null;
   error.textContent = state.lastError ?? '';
+  // Hard to miss: a tab sending bad updates on purpose should never look like an honest one.
+  byId('attack-line').hidden = state.attack === 'none';
+  const attack = byId('attack-badge');
+  attack.dataset.attack = state.attack;
+  attack.textContent = `attacker: ${ATTACK_LABELS[state.attack]}`;
+  byId('attack-meaning').textContent = `This tab ${ATTACK_MEANINGS[state.attack]}, to test robust aggregation.`;
   byId('client-id').textContent = state.clientId ?? '—';
   byId('shard').textContent = state.shardIndex === null ? '—' : `${state.shardIndex + 1} of ${state.shardCount ?? '?'}`;
 }
