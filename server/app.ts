@@ -36,7 +36,12 @@ export interface FlockApp {
 
 export async function buildApp(options: AppOptions): Promise<FlockApp> {
   // Per-request lines would drown the round log; refusals and bugs are logged by the API's error handler.
-  const app = Fastify({ logger: options.logger ?? false, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Refuse unknown body fields (the schemas say additionalProperties: false) instead of quietly dropping them.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   const mnist = options.mnist ?? loadMnist();
   const backend = await initNodeBackend(); // evaluation and model export both run tfjs here
   const evaluator = options.evaluator ?? new TestSetEvaluator(mnist.test);

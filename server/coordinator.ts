@@ -134,7 +134,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   /** Bytes on the wire to/from one connection: counted for its tab and for the current round. */
   recordTraffic(connectionId: string, bytesSent: number, bytesReceived: number): void {
     const client = this.room.onConnection(connectionId);
-    if (client) this.room.recordTraffic(client.clientId, bytesSent, bytesReceived);
+    if (!client) return; // a stranger's bytes are not the round's traffic
+    this.room.recordTraffic(client.clientId, bytesSent, bytesReceived);
     this.rounds.recordTraffic(bytesSent, bytesReceived);
   }
 

@@ -66,7 +66,7 @@ export class Room {
     const known = resumeToken ? this.byTokenHash.get(hashToken(resumeToken)) : undefined;
     let leftClient: string | null = null;
     if (previous && previous !== known) {
-      this.detach(previous);
+      this.leave(previous);
       leftClient = previous.clientId;
     }
     if (known) {
@@ -115,10 +115,14 @@ export class Room {
     if (report.attack) client.attack = report.attack;
   }
 
-  /** The connection closed; returns the tab that was on it, if it still was. */
+  /**
+   * The connection closed; returns the tab that was on it, if it still was. A tab that never
+   * reported ready is forgotten: it holds no data worth coming back for, and strangers who only
+   * join must not grow the room.
+   */
   disconnect(connectionId: string): ClientRecord | undefined {
     const client = this.byConnection.get(connectionId);
-    if (client) this.detach(client);
+    if (client) this.leave(client);
     return client;
   }
 
@@ -176,6 +180,18 @@ export class Room {
   private attach(client: ClientRecord, connectionId: string): void {
     client.connectionId = connectionId;
     this.byConnection.set(connectionId, client);
+  }
+
+  private leave(client: ClientRecord): void {
+    this.detach(client);
+    if (client.backend === null && client.numExamples === 0) this.forget(client);
+  }
+
+  private forget(client: ClientRecord): void {
+    this.clients.delete(client.clientId);
+    const tokenHash = this.tokenHashOf.get(client.clientId);
+    if (tokenHash) this.byTokenHash.delete(tokenHash);
+    this.tokenHashOf.delete(client.clientId);
   }
 
   private detach(client: ClientRecord): void {

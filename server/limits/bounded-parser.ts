@@ -7,7 +7,7 @@ import { MAX_METADATA_BYTES } from '../../shared/protocol.ts';
 
 /** Room for the packet's own header (type, namespace, ack id) around the metadata. */
 const PACKET_OVERHEAD = 256;
-export const MAX_TEXT_PACKET_CHARS = MAX_METADATA_BYTES + PACKET_OVERHEAD;
+export const MAX_TEXT_PACKET_BYTES = MAX_METADATA_BYTES + PACKET_OVERHEAD;
 
 class BoundedDecoder extends Decoder {
   constructor() {
@@ -16,8 +16,10 @@ class BoundedDecoder extends Decoder {
   }
 
   override add(packet: unknown): void {
-    if (typeof packet === 'string' && packet.length > MAX_TEXT_PACKET_CHARS) {
-      throw new Error(`message of ${packet.length} characters is over the ${MAX_TEXT_PACKET_CHARS}-character limit`);
+    // The limit is in bytes: 1,500 × "€" is 1,500 characters but 4,500 bytes. A string has at least
+    // as many UTF-8 bytes as characters, so a long one is refused before its bytes are counted.
+    if (typeof packet === 'string' && (packet.length > MAX_TEXT_PACKET_BYTES || Buffer.byteLength(packet) > MAX_TEXT_PACKET_BYTES)) {
+      throw new Error(`message of ${packet.length} characters is over the ${MAX_TEXT_PACKET_BYTES}-byte limit`);
     }
     super.add(packet);
   }

@@ -107,3 +107,10 @@ test('the global model downloads in TensorFlow.js format and loads back with the
   assert.deepEqual(loaded, flock.coordinator.rounds.global);
   assert.deepEqual(model.outputs[0].shape, [null, 10]);
 });
+
+test('unknown fields in a body are refused, not quietly dropped', async () => {
+  const reply = await flock.app.inject({ method: 'PUT', url: '/api/settings', headers: admin, payload: { rounds: 4, nope: 1 } });
+  assert.equal(reply.statusCode, 400);
+  assert.match(reply.json().error, /must NOT have additional properties/);
+  assert.notEqual(flock.coordinator.settings.rounds, 4, 'nothing changed');
+});

@@ -131,6 +131,7 @@ test('bad updates are rejected with a clear error and the global model is unchan
 test('a tab that reconnects with its resume token keeps its identity and shard', async () => {
   const first = await openTab();
   const reply = await joinReady(first);
+  await new Promise((r) => setTimeout(r, 100)); // the ready report lands: a tab that never got ready is forgotten when it leaves
   first.disconnect();
   const again = await openTab();
   const rejoined = await again.emitWithAck('participant:join', { resumeToken: reply.resumeToken });

@@ -79,9 +79,20 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
   };
   for (const [event, listener] of Object.entries(listeners)) coordinator.on(event as keyof typeof listeners, listener as never);
 
+  // Counted per engine connection, the unit allowRequest admits: the count rises before the next
+  // handshake is checked, and a connection that never joins the namespace counts too.
+  io.engine.on('connection', (conn: { remoteAddress?: string; once(event: 'close', listener: () => void): void }) => {
+    const address = conn.remoteAddress ?? 'unknown';
+    connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
+    conn.once('close', () => {
+      const left = (connectionsByAddress.get(address) ?? 1) - 1;
+      if (left > 0) connectionsByAddress.set(address, left);
+      else connectionsByAddress.delete(address);
+    });
+  });
+
   io.on('connection', (socket: FlockSocket) => {
     const address = socket.conn.remoteAddress ?? 'unknown';
-    connectionsByAddress.set(address, (connectionsByAddress.get(address) ?? 0) + 1);
     const messages = new TokenBucket(limits.messagesPerSecond, limits.messagesPerSecond * 2, Date.now());
     let refusalsInARow = 0;
 
@@ -119,6 +130,10 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
     socket.use(([event, ...args], next) => {
       observeIncoming?.({ socketId: socket.id, event, args });
       if (!messages.take(Date.now())) return answer(args, new RateLimitError(`too many messages: at most ${limits.messagesPerSecond} per second`));
+      // Here, not in onAny (which runs before this middleware): one answer per message, after the rate check.
+      if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
+        return answer(args, new ProtocolError(`unknown event ${JSON.stringify(String(event).slice(0, 40))}`));
+      }
       next();
     });
 
@@ -156,18 +171,7 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
       socket.emit('state', coordinator.runState());
     });
 
-    // Events no handler knows get the same answer as a malformed one.
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
-      answer(args, new ProtocolError(`unknown event ${JSON.stringify(String(event).slice(0, 40))}`));
-    });
-
-    socket.on('disconnect', () => {
-      const left = (connectionsByAddress.get(address) ?? 1) - 1;
-      if (left > 0) connectionsByAddress.set(address, left);
-      else connectionsByAddress.delete(address);
-      coordinator.disconnect(socket.id);
-    });
+    socket.on('disconnect', () => coordinator.disconnect(socket.id));
   });
 
   // preClose: open websockets would otherwise keep the HTTP server from closing.
