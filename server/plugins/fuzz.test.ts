@@ -5,19 +5,13 @@
 // global model must stay bit-identical; and the honest round must still complete afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { io as connect, type Socket } from 'socket.io-client';
 import { createRng } from '../../shared/fl/rng.ts';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
 import type { ClientToServerEvents, JoinReply, ServerToClientEvents } from '../../shared/protocol.ts';
-import { resolveSettings } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
-import { buildApp, type FlockApp } from '../app.ts';
+import type { FlockApp } from '../app.ts';
 import type { TransportLimits } from '../limits/transport-limits.ts';
-import { ScriptedEvaluator } from '../test-support.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type LogLine, type TabSocket } from './loopback-coordinator.ts';
 
 /** Change it to fuzz differently; a failure names the seed it happened with. */
 const SEED = 0x5eed_f10c;
@@ -31,7 +25,6 @@ const LIMITS: TransportLimits = { maxConnections: 100, maxConnectionsPerAddress:
 const MESSAGES_PER_SOCKET = 45;
 const ACK_TIMEOUT_MS = 3_000;
 
-type TabSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type LooseSocket = {
   emit(event: unknown, ...args: unknown[]): void;
   timeout(ms: number): { emitWithAck(event: unknown, ...args: unknown[]): Promise<unknown> };
@@ -43,8 +36,8 @@ const WebSocket: WebSocketClass | null = await import('ws').then((m) => m.defaul
 let flock: FlockApp;
 let url: string;
 let port: number;
-const sockets: TabSocket[] = [];
-const logLines: { level: number; msg: string }[] = [];
+let loopback: LoopbackCoordinator;
+let logLines: LogLine[];
 const health = { checks: 0, failures: [] as string[] };
 let healthTimer: NodeJS.Timeout;
 let honest: Probe[] = [];
@@ -138,19 +131,11 @@ interface HostileMessage {
 
 // ── setup ────────────────────────────────────────────────────────────────────
 
-async function openSocket(): Promise<TabSocket> {
-  const socket: TabSocket = connect(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  sockets.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
+const openSocket = () => loopback.openSocket();
 
 const openProbe = async () => new Probe(await openSocket());
 const settle = (ms = 150) => new Promise((resolve) => setTimeout(resolve, ms));
-const globalBytes = async () => Buffer.from(await (await fetch(`${url}/api/weights`)).arrayBuffer());
+const globalBytes = () => loopback.globalBytes();
 const connectedClients = async () => ((await (await fetch(`${url}/api/status`)).json()) as { clients: { clientId: string; backend: string | null }[] }).clients;
 
 async function closeProbe(probe: Probe): Promise<void> {
@@ -161,23 +146,12 @@ async function closeProbe(probe: Probe): Promise<void> {
 }
 
 before(async () => {
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
-  flock = await buildApp({
-    settings: resolveSettings({ minClientsToStart: 2, minClientsPerRound: 2, rounds: 50, roundDeadlineMs: 600_000 }),
+  loopback = await startLoopbackCoordinator({
+    settings: { minClientsToStart: 2, minClientsPerRound: 2, rounds: 50, roundDeadlineMs: 600_000 },
     access: { adminToken: ADMIN, roomCode: ROOM },
-    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
-    evaluator: new ScriptedEvaluator(),
-    logger: { level: 'info', stream },
     limits: LIMITS,
   });
-  await flock.app.listen({ host: '127.0.0.1', port: 0 });
-  port = (flock.app.server.address() as { port: number }).port;
-  url = `http://127.0.0.1:${port}`;
+  ({ flock, url, port, logLines } = loopback);
   healthTimer = setInterval(() => {
     fetch(`${url}/api/health`).then(
       async (response) => {
@@ -206,9 +180,7 @@ before(async () => {
 
 after(async () => {
   clearInterval(healthTimer);
-  if (flock.coordinator.rounds.running) flock.coordinator.stop(); // no round timer outlives the test
-  for (const s of sockets) s.disconnect();
-  await flock.app.close();
+  await loopback.close();
 });
 
 // ── generators ───────────────────────────────────────────────────────────────
@@ -690,7 +662,7 @@ test('too many messages per second from one socket: the excess is answered with 
 test('a connection flood from one address: handshakes over the per-address cap are refused with "too many connections"', { skip: WebSocket ? false : 'ws does not resolve' }, async () => {
   const category = 'connection flood';
   await settle(300); // the fuzz sockets above are closed on the coordinator's side too
-  const open = sockets.filter((s) => s.connected).length;
+  const open = loopback.connectedSockets();
   const room = LIMITS.maxConnectionsPerAddress - open;
   const t = tally(category);
   // Twice: sockets that join the namespace like a tab, and bare engine connections that never do (both count).

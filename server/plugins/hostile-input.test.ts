@@ -2,61 +2,32 @@
 // sockets, against a real coordinator on loopback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { io as connect, type Socket } from 'socket.io-client';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
-import type { ClientToServerEvents, JoinReply, ServerToClientEvents, UpdateAck } from '../../shared/protocol.ts';
-import { resolveSettings } from '../../shared/settings.ts';
+import type { JoinReply, UpdateAck } from '../../shared/protocol.ts';
 import { encodeWeights } from '../../shared/wire.ts';
-import { buildApp, type FlockApp } from '../app.ts';
-import { ScriptedEvaluator } from '../test-support.ts';
+import type { FlockApp } from '../app.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type LogLine, type TabSocket } from './loopback-coordinator.ts';
 
-type TabSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type LooseSocket = { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
 const spec = MODEL_SPECS.mlp;
 const ROOM = 'K7QX2M';
 const ADMIN = 'test-admin-token';
+let loopback: LoopbackCoordinator;
 let flock: FlockApp;
 let url: string;
-const sockets: TabSocket[] = [];
-/** Every log line the coordinator wrote, parsed. */
-const logLines: { level: number; msg: string; err?: { stack?: string } }[] = [];
+let logLines: LogLine[];
 
 before(async () => {
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
-  flock = await buildApp({
-    settings: resolveSettings({ minClientsToStart: 2, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 }),
+  loopback = await startLoopbackCoordinator({
+    settings: { minClientsToStart: 2, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 },
     access: { adminToken: ADMIN, roomCode: ROOM },
-    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
-    evaluator: new ScriptedEvaluator(),
-    logger: { level: 'info', stream },
   });
-  await flock.app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(flock.app.server.address() as { port: number }).port}`;
+  ({ flock, url, logLines } = loopback);
 });
 
-after(async () => {
-  for (const s of sockets) s.disconnect();
-  await flock.app.close();
-});
+after(() => loopback.close());
 
-async function openTab(): Promise<TabSocket> {
-  const socket: TabSocket = connect(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-  sockets.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
+const openTab = () => loopback.openSocket();
 
 async function joinRoom(socket: TabSocket, request: Record<string, unknown> = {}): Promise<JoinReply> {
   const reply = (await socket.emitWithAck('participant:join', { roomCode: ROOM, ...request })) as JoinReply | { error: string };
@@ -66,7 +37,7 @@ async function joinRoom(socket: TabSocket, request: Record<string, unknown> = {}
 
 const ready = (socket: TabSocket, numExamples = 1000) =>
   socket.emit('participant:ready', { backend: 'wasm', backendReason: 'test', numExamples });
-const globalBytes = async () => Buffer.from(await (await fetch(`${url}/api/weights`)).arrayBuffer());
+const globalBytes = () => loopback.globalBytes();
 const status = async () => (await fetch(`${url}/api/status`)).json();
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 const sendUpdate = (socket: TabSocket, update: unknown) =>
@@ -142,18 +113,17 @@ test('public ids give no power: /api/status lists no secret, and joining with a 
 
 test('a socket that joins twice leaves no phantom tab behind when it closes', async () => {
   stopAndReset();
-  for (const s of sockets) s.disconnect();
-  await settle();
+  const before = (await status()).clients.length;
   const socket = await openTab();
   await joinRoom(socket);
   ready(socket);
   await joinRoom(socket); // a second identity on the same socket: the first one leaves
   ready(socket);
   await settle();
-  assert.equal((await status()).clients.length, 1, 'one socket, one tab');
+  assert.equal((await status()).clients.length, before + 1, 'one socket, one tab');
   socket.disconnect();
   await settle();
-  assert.equal((await status()).clients.length, 0, 'nobody left behind to be selected');
+  assert.equal((await status()).clients.length, before, 'nobody left behind to be selected');
 });
 
 test('refusals are logged briefly at info, without a stack; nothing is logged at error', async () => {

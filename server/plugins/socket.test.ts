@@ -5,45 +5,31 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connect, type Socket } from 'socket.io-client';
+import { io as connect } from 'socket.io-client';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
-import type { ClientToServerEvents, JoinReply, ServerToClientEvents, UpdateAck } from '../../shared/protocol.ts';
+import type { JoinReply, UpdateAck } from '../../shared/protocol.ts';
 import { resolveSettings } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
 import { buildApp, type FlockApp } from '../app.ts';
 import { ScriptedEvaluator } from '../test-support.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from './loopback-coordinator.ts';
 
-type TabSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 const spec = MODEL_SPECS.mlp;
+let loopback: LoopbackCoordinator;
 let flock: FlockApp;
 let url: string;
-const sockets: TabSocket[] = [];
 
 before(async () => {
-  flock = await buildApp({
-    settings: resolveSettings({ minClientsToStart: 1, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 }),
+  loopback = await startLoopbackCoordinator({
+    settings: { minClientsToStart: 1, minClientsPerRound: 1, rounds: 50, roundDeadlineMs: 60_000 },
     access: { adminToken: 'test-admin-token', roomCode: null },
-    distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
-    evaluator: new ScriptedEvaluator(),
   });
-  await flock.app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(flock.app.server.address() as { port: number }).port}`;
+  ({ flock, url } = loopback);
 });
 
-after(async () => {
-  for (const s of sockets) s.disconnect();
-  await flock.app.close();
-});
+after(() => loopback.close());
 
-async function openTab(): Promise<TabSocket> {
-  const socket: TabSocket = connect(url, { transports: ['websocket'], reconnection: false });
-  sockets.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
+const openTab = () => loopback.openSocket();
 
 async function joinReady(socket: TabSocket, numExamples = 1000): Promise<JoinReply> {
   const reply = await socket.emitWithAck('participant:join', {});
@@ -53,7 +39,7 @@ async function joinReady(socket: TabSocket, numExamples = 1000): Promise<JoinRep
 }
 
 const nextError = (socket: TabSocket) => new Promise<string>((resolve) => socket.once('flock:error', resolve));
-const globalBytes = async () => Buffer.from(await (await fetch(`${url}/api/weights`)).arrayBuffer());
+const globalBytes = () => loopback.globalBytes();
 
 async function sendUpdate(socket: TabSocket, update: unknown): Promise<UpdateAck> {
   return (socket as unknown as { emitWithAck(e: string, u: unknown): Promise<UpdateAck> }).emitWithAck('participant:update', update);
@@ -168,7 +154,7 @@ test('a room with a code refuses tabs without it or with a wrong one', async () 
 });
 
 test('traffic is counted per tab and per round: the update and the weights cross the wire once, with little overhead', async () => {
-  for (const earlier of sockets) earlier.disconnect(); // only this tab takes part
+  loopback.disconnectAll(); // only this tab takes part
   await new Promise((resolve) => setTimeout(resolve, 100));
   flock.coordinator.rounds.reset();
   const tab = await openTab();
