@@ -42,6 +42,14 @@ export interface HeadlessParticipantOptions {
   onDisconnect?: (reason: string) => void;
 }
 
+/** A round:start as it arrived, answered or not. */
+export interface RoundStartSeen {
+  round: number;
+  attempt: number;
+  /** Epoch ms (see epochMs). */
+  receivedAt: number;
+}
+
 export interface RoundReport {
   round: number;
   attempt: number;
@@ -58,6 +66,10 @@ export class HeadlessParticipant {
   resumeToken: string | null = null;
   model: ModelName | null = null;
   readonly rounds: RoundReport[] = [];
+  /** Every round:start received, in order: resent ones and those ignored while asleep included. */
+  readonly roundStarts: RoundStartSeen[] = [];
+  /** While true, round:start arrives (and is recorded) but is never answered, the connection staying open: a stalled tab. */
+  asleep = false;
   /** flock:error messages, refused or unanswered updates, undecodable weights. */
   readonly errors: string[] = [];
   /** Why the connection dropped, if it did (close() is not a drop). */
@@ -89,7 +101,16 @@ export class HeadlessParticipant {
       this.options.onDisconnect?.(reason);
     });
     socket.on('flock:error', (message) => this.errors.push(message));
-    socket.on('round:start', (start) => void this.answer(start));
+    // The coordinator resends a round owed to a tab that came back (at its join and at its ready):
+    // like a browser tab, answer each round attempt once per connection.
+    const started = new Set<string>();
+    socket.on('round:start', (start) => {
+      this.roundStarts.push({ round: start.round, attempt: start.attempt, receivedAt: epochMs() });
+      const key = `${start.round}/${start.attempt}`;
+      if (this.asleep || started.has(key)) return;
+      started.add(key);
+      void this.answer(start, socket);
+    });
 
     const request = { ...(this.options.roomCode ? { roomCode: this.options.roomCode } : {}), ...(this.resumeToken ? { resumeToken: this.resumeToken } : {}) };
     const reply = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('participant:join', request);
@@ -109,7 +130,8 @@ export class HeadlessParticipant {
     this.socket?.disconnect();
   }
 
-  private async answer(start: RoundStart): Promise<void> {
+  /** Answers on the connection the round came on: after close() and join(), an old round's update is not sent on the new one. */
+  private async answer(start: RoundStart, socket: ParticipantSocket): Promise<void> {
     const receivedAt = epochMs();
     const report = (sentAt: number, ack: UpdateAck) => {
       const done: RoundReport = { round: start.round, attempt: start.attempt, receivedAt, sentAt, ackedAt: epochMs(), ack };
@@ -124,8 +146,7 @@ export class HeadlessParticipant {
       return fail(`global weights did not decode: ${(error as Error).message}`);
     }
     if (this.options.trainingMs) await new Promise((resolve) => setTimeout(resolve, this.options.trainingMs));
-    const socket = this.socket;
-    if (!socket?.connected) return fail('disconnected before sending the update');
+    if (!socket.connected) return fail('disconnected before sending the update');
     const sentAt = epochMs();
     let ack: UpdateAck;
     try {

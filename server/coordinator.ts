@@ -95,8 +95,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (replacedConnection) this.emit('connectionReplaced', replacedConnection);
     if (leftClient) this.log('info', `tab ${leftClient} left (its connection joined again as another tab)`);
     this.log('info', `tab ${client.clientId} joined (shard ${client.shard})`);
-    this.rounds.clientsChanged();
-    if (client.backend) this.resendRoundIfOwed(client.clientId);
+    this.rounds.clientsChanged(); // an owed round is resent at its ready report, which follows every join
     return {
       clientId: client.clientId,
       resumeToken,
