@@ -9,9 +9,29 @@
 // right, added to the running sum, and rounded to float32 once. IEEE double arithmetic in the
 // same order gives the same bits, so both paths produce identical sums (fedavg.test.ts checks).
 //
-// The module is assembled here from bytes rather than shipped as a .wasm file: it is under
-// 1 KB, needs no build step, and every instruction is named below. Spec:
-// https://webassembly.github.io/spec/core/binary/ (SIMD opcodes: "Vector Instructions").
+// The module is assembled from bytes (wasm-encoding.ts) rather than shipped as a .wasm file: it
+// is under 1 KB and needs no build step.
+import {
+  assembleModule,
+  compileIfSupported,
+  F32X4_DEMOTE_F64X2_ZERO,
+  F64,
+  F64X2_ADD,
+  F64X2_MUL,
+  F64X2_PROMOTE_LOW_F32X4,
+  F64X2_SPLAT,
+  I32,
+  I32_ADD,
+  I32_GE_U,
+  i32Const,
+  localGet,
+  localSet,
+  V128,
+  v128Load64Zero,
+  v128Store64Lane,
+  whileNot,
+  type WasmFunction,
+} from './wasm-encoding.ts';
 
 /** k = 1…4 deltas folded into the sum per pass; offsets and lengths are in bytes. */
 export interface SimdAccumulateKernel {
@@ -26,43 +46,11 @@ export interface SimdAccumulateKernel {
 export const SIMD_STEP_BYTES = 16;
 const MAX_DELTAS = 4;
 
-// --- a minimal binary encoder ------------------------------------------------------------
-const unsignedLeb128 = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-};
-const vector = (items: number[][]): number[] => [...unsignedLeb128(items.length), ...items.flat()];
-const name = (s: string): number[] => [...unsignedLeb128(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const section = (id: number, body: number[]): number[] => [id, ...unsignedLeb128(body.length), ...body];
-
-const I32 = 0x7f;
-const F64 = 0x7c;
-const V128 = 0x7b;
-const localGet = (i: number) => [0x20, i];
-const localSet = (i: number) => [0x21, i];
-const I32_ADD = [0x6a];
-const I32_GE_U = [0x4f];
-const i32Const = (n: number) => [0x41, n]; // n < 64, so its signed LEB128 is the byte itself
-const simd = (opcode: number, ...immediates: number[]) => [0xfd, ...unsignedLeb128(opcode), ...immediates];
-const V128_LOAD64_ZERO = (offset: number) => simd(93, 3, offset); // align 2³ bytes, static offset
-const V128_STORE64_LANE = (offset: number) => simd(91, 3, offset, 0); // stores lane 0 (the low 64 bits)
-const F64X2_SPLAT = simd(20);
-const F64X2_PROMOTE_LOW_F32X4 = simd(95);
-const F32X4_DEMOTE_F64X2_ZERO = simd(94);
-const F64X2_ADD = simd(240);
-const F64X2_MUL = simd(242);
-
 /**
  * accumulate{k}(sum, byteLength, delta₀, w₀, …, delta₍ₖ₋₁₎, w₍ₖ₋₁₎): params are i32 pointers
  * and f64 weights; locals are the byte offset and each weight splatted to both f64 lanes.
  */
-function accumulateFunction(k: number): { type: number[]; body: number[] } {
+function accumulateFunction(k: number): WasmFunction {
   const SUM = 0;
   const LENGTH = 1;
   const delta = (j: number) => 2 + 2 * j;
@@ -71,10 +59,10 @@ function accumulateFunction(k: number): { type: number[]; body: number[] } {
   const weightLanes = (j: number) => OFFSET + 1 + j;
 
   const params = [I32, I32, ...Array.from({ length: k }, () => [I32, F64]).flat()];
-  const code: number[] = [];
-  for (let j = 0; j < k; j++) code.push(...localGet(weight(j)), ...F64X2_SPLAT, ...localSet(weightLanes(j)));
+  const body: number[] = [];
+  for (let j = 0; j < k; j++) body.push(...localGet(weight(j)), ...F64X2_SPLAT, ...localSet(weightLanes(j)));
   // Two float32 per half (load64_zero + promote fill both f64 lanes), two halves per 16-byte step.
-  const widenedAt = (pointer: number, half: number) => [...localGet(pointer), ...localGet(OFFSET), ...I32_ADD, ...V128_LOAD64_ZERO(half), ...F64X2_PROMOTE_LOW_F32X4];
+  const widenedAt = (pointer: number, half: number) => [...localGet(pointer), ...localGet(OFFSET), ...I32_ADD, ...v128Load64Zero(half), ...F64X2_PROMOTE_LOW_F32X4];
   const step: number[] = [];
   for (const half of [0, 8]) {
     step.push(...localGet(SUM), ...localGet(OFFSET), ...I32_ADD); // address the result is stored to
@@ -83,43 +71,22 @@ function accumulateFunction(k: number): { type: number[]; body: number[] } {
       step.push(...widenedAt(delta(j), half), ...localGet(weightLanes(j)), ...F64X2_MUL); // wⱼ·Δⱼ
       if (j > 0) step.push(...F64X2_ADD); // left to right: ((w₀Δ₀ + w₁Δ₁) + w₂Δ₂) + w₃Δ₃
     }
-    step.push(...F64X2_ADD, ...F32X4_DEMOTE_F64X2_ZERO, ...V128_STORE64_LANE(half)); // f32(s + Σ)
+    step.push(...F64X2_ADD, ...F32X4_DEMOTE_F64X2_ZERO, ...v128Store64Lane(half, 0)); // f32(s + Σ)
   }
-  code.push(
-    0x02, 0x40, // block
-    0x03, 0x40, //   loop
-    ...localGet(OFFSET), ...localGet(LENGTH), ...I32_GE_U, 0x0d, 1, // br_if out of the block when offset >= byteLength
-    ...step,
-    ...localGet(OFFSET), ...i32Const(SIMD_STEP_BYTES), ...I32_ADD, ...localSet(OFFSET),
-    0x0c, 0, // br to the loop head
-    0x0b, 0x0b, // end loop, end block
-    0x0b, // end function
+  body.push(
+    ...whileNot(
+      [...localGet(OFFSET), ...localGet(LENGTH), ...I32_GE_U], // until offset >= byteLength
+      [...step, ...localGet(OFFSET), ...i32Const(SIMD_STEP_BYTES), ...I32_ADD, ...localSet(OFFSET)],
+    ),
   );
-  const locals = vector([[1, I32], [k, V128]]);
-  const body = [...locals, ...code];
-  return { type: [0x60, ...vector(params.map((p) => [p])), 0], body: [...unsignedLeb128(body.length), ...body] };
-}
-
-function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const functions = Array.from({ length: MAX_DELTAS }, (_, i) => accumulateFunction(i + 1));
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    ...section(1, vector(functions.map((f) => f.type))), // types: one per k
-    ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])), // imports env.memory (min 1 page)
-    ...section(3, vector(functions.map((_, i) => [i]))), // function i has type i
-    ...section(7, vector(functions.map((_, i) => [...name(`accumulate${i + 1}`), 0x00, i]))), // exports
-    ...section(10, vector(functions.map((f) => f.body))), // code
-  ]);
+  return { name: `accumulate${k}`, params, locals: [[1, I32], [k, V128]], body };
 }
 
 let compiled: WebAssembly.Module | null | undefined;
 
 /** The compiled module, or null where WebAssembly or its SIMD proposal is missing (then callers use plain JS). */
 function simdModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    const bytes = moduleBytes();
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
+  if (compiled === undefined) compiled = compileIfSupported(assembleModule(Array.from({ length: MAX_DELTAS }, (_, i) => accumulateFunction(i + 1))));
   return compiled;
 }
 

@@ -1,10 +1,11 @@
-// A minimal WebAssembly binary encoder for the hand-assembled SIMD kernels of the robust rules
-// (trimmed-mean-simd.ts, krum-simd.ts): a module is a few functions over one imported memory,
+// A minimal WebAssembly binary encoder for the hand-assembled SIMD kernels of FedAvg and the robust
+// rules (fedavg-simd.ts, trimmed-mean-simd.ts, krum-simd.ts): a module is a few functions over one imported memory,
 // assembled from bytes at run time, so there is no .wasm file and no build step. Every opcode the
 // kernels use is named here once. Spec: https://webassembly.github.io/spec/core/binary/ (SIMD
-// opcodes: "Vector Instructions"). fedavg-simd.ts predates this file and keeps its own copy.
+// opcodes: "Vector Instructions").
 
 export const I32 = 0x7f;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 const unsignedLeb128 = (n: number): number[] => {
@@ -73,6 +74,7 @@ export const F32X4_MUL = simd(230);
 export const F32X4_PMIN = simd(234);
 export const F32X4_PMAX = simd(235);
 export const F64X2_ADD = simd(240);
+export const F64X2_MUL = simd(242);
 export const F64X2_DIV = simd(243);
 
 // --- control -----------------------------------------------------------------------------
