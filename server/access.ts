@@ -1,7 +1,7 @@
 // Who may steer: viewing is open; start, stop, reset and settings need the admin
 // token; joining needs the room code. Both are printed by the coordinator at start.
-import { ClientFaultError } from './client-fault.ts';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { ClientFaultError } from './client-fault.ts';
 
 export class AccessError extends ClientFaultError {
   override name = 'AccessError';

@@ -12,7 +12,7 @@ import { Room } from './room.ts';
 import { RoundController, type Evaluator, type Timers, realTimers } from './round.ts';
 import { requireRoomCode, type Access } from './access.ts';
 import { ClientFaultError } from './client-fault.ts';
-import { RunCheckpoints } from './run-checkpoints.ts';
+import type { RunCheckpoints } from './run-checkpoints.ts';
 
 /** What the transport must carry out. Connection ids are the transport's own handles. */
 export interface CoordinatorEvents {

@@ -15,7 +15,6 @@
 // not aggregated before round r's evaluation is in, and when that evaluation reaches the target
 // accuracy the run ends at round r (round r+1, already handed out, is abandoned and the global
 // model stays round r's).
-import { ClientFaultError } from './client-fault.ts';
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
 import type { ClientStatus, Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
@@ -27,6 +26,7 @@ import { DEFAULT_DP_DELTA, gaussianEpsilon } from '../shared/fl/accountant.ts';
 import { AggregationError, type AggregationStrategy } from '../shared/fl/strategy.ts';
 import { createAggregationStrategy } from '../shared/fl/strategies.ts';
 import { PrivateAggregation } from '../shared/fl/private-aggregation.ts';
+import { ClientFaultError } from './client-fault.ts';
 import type { Room } from './room.ts';
 
 const TRANSITIONS: Record<Phase, readonly Phase[]> = {

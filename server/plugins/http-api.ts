@@ -7,11 +7,10 @@ import { modelSpec } from '../../shared/model-spec.ts';
 import { AttackRequestSchema } from '../../shared/protocol.ts';
 import { SettingsSchema } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
-import type { Coordinator } from '../coordinator.ts';
+import { UnknownClientError, type Coordinator } from '../coordinator.ts';
 import { RunStateError } from '../round.ts';
 import { AccessError, requireAdmin } from '../access.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
-import { UnknownClientError } from '../coordinator.ts';
 import { exportModel, WEIGHTS_FILE } from '../model-export.ts';
 
 export interface HttpApiOptions {
