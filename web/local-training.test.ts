@@ -31,9 +31,9 @@ const global = readFlatWeights(network);
 // so two runs from the same global weights give the same delta up to float rounding.
 const FULL_BATCH = { epochs: 1, batchSize: COUNT, learningRate: 0.1 };
 
-async function deltaOf(examples: ExampleTensors, labels: Uint8Array, attack: AttackMode, round = 1): Promise<Float32Array> {
+async function deltaOf(examples: ExampleTensors, labels: Uint8Array, attack: AttackMode, round = 1, attackSeed = 7): Promise<Float32Array> {
   const { delta } = await trainRound(
-    { model: 'mlp', network, examples, labels, global, settings: FULL_BATCH, round, attack },
+    { model: 'mlp', network, examples, labels, global, settings: FULL_BATCH, round, attack, attackSeed },
     () => {},
     () => false,
   );
@@ -97,7 +97,7 @@ test('tensor count stays flat across rounds, whatever the attack', async () => {
     const counts: number[] = [];
     for (const [i, attack] of modes.entries()) {
       await trainRound(
-        { model: 'mlp', network, examples, labels: shard.labels, global, settings: { epochs: 2, batchSize: 16, learningRate: 0.05 }, round: i + 1, attack },
+        { model: 'mlp', network, examples, labels: shard.labels, global, settings: { epochs: 2, batchSize: 16, learningRate: 0.05 }, round: i + 1, attack, attackSeed: 7 },
         () => {},
         () => false,
       );
@@ -109,15 +109,17 @@ test('tensor count stays flat across rounds, whatever the attack', async () => {
   }
 });
 
-test('a gaussian round is seeded by its round number', async () => {
+test('a gaussian round is seeded by its tab and its round number', async () => {
   const examples = toExampleTensors('mlp', shard.pixels, shard.labels);
   try {
     const first = await deltaOf(examples, shard.labels, 'gaussian', 7);
     const again = await deltaOf(examples, shard.labels, 'gaussian', 7);
     const other = await deltaOf(examples, shard.labels, 'gaussian', 8);
+    const otherTab = await deltaOf(examples, shard.labels, 'gaussian', 7, 8);
     // The honest deltas of two runs differ by float rounding only, so the noise (10 × their RMS) barely moves.
     assert.ok(maxAbsDifference(first, again) < 1e-3 * maxAbs(first), `off by ${maxAbsDifference(first, again)}`);
     assert.ok(maxAbsDifference(first, other) > 0.1 * maxAbs(first), 'another round should draw other noise');
+    assert.ok(maxAbsDifference(first, otherTab) > 0.1 * maxAbs(first), 'another tab should draw other noise in the same round');
   } finally {
     disposeExamples(examples);
   }

@@ -176,6 +176,8 @@ export interface RoundInput {
   settings: FitSettings;
   round: number;
   attack: AttackMode;
+  /** This tab's own seed for the gaussian attack, so two attackers in one round draw different noise. */
+  attackSeed: number;
 }
 
 export interface RoundOutput {
@@ -205,8 +207,8 @@ export async function trainRound(
     flippedY?.dispose();
   }
   const delta = await weightDelta(network, global);
-  // Seeded by the round: the same round attacks the same way on a rerun.
-  applyDeltaAttack(delta, attack, createRng(round));
+  // Seeded by the tab and the round: the same tab attacks the same way on a rerun of a round.
+  applyDeltaAttack(delta, attack, createRng((input.attackSeed ^ Math.imul(round, 0x9e3779b1)) >>> 0));
   return { delta, fit };
 }
 

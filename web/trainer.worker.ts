@@ -21,6 +21,8 @@ interface Trainer {
 }
 
 let trainer: Trainer | null = null;
+/** Drawn once per tab: two gaussian attackers in one room send independent noise. */
+const ATTACK_SEED = crypto.getRandomValues(new Uint32Array(1))[0];
 const cancelledJobs = new Set<number>();
 // Messages are handled one at a time; 'cancel' alone bypasses the queue so it can reach a running round.
 let queue: Promise<void> = Promise.resolve();
@@ -116,6 +118,7 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
         settings: { epochs, batchSize, learningRate },
         round,
         attack,
+        attackSeed: ATTACK_SEED,
       },
       (progress) => post({ type: 'progress', job, round, ...progress }),
       () => cancelledJobs.has(job),
