@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ROOT_DIR } from '../server/data-paths.ts';
 import type { RunState } from '../shared/protocol.ts';
 import { E2E_ACCESS } from './coordinator.ts';
+import { waitForState } from './wait-for-state.ts';
 
 export interface CoordinatorProcess {
   url: string;
@@ -40,16 +41,7 @@ export async function startCoordinatorProcess(port: number, flags: string[]): Pr
     child,
     output: () => printed,
     state,
-    async waitFor(what, predicate, timeoutMs = 120_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last: RunState | null = null;
-      while (Date.now() < deadline) {
-        last = await state();
-        if (predicate(last)) return last;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      throw new Error(`timed out waiting for ${what}: phase ${last?.phase}, round ${last?.round}, "${last?.message}"`);
-    },
+    waitFor: (what, predicate, timeoutMs = 120_000) => waitForState(what, state, predicate, timeoutMs),
     async kill(signal) {
       if (child.exitCode === null) child.kill(signal);
       await exited;

@@ -7,6 +7,7 @@ import { buildApp, type FlockApp } from '../server/app.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
 import type { Access } from '../server/access.ts';
+import { waitForState } from './wait-for-state.ts';
 
 /** e2e rooms are open unless a test asks for a code; admin calls use this token. */
 export const E2E_ACCESS: Access = { adminToken: 'e2e-admin-token', roomCode: null };
@@ -41,19 +42,7 @@ export async function startCoordinator(
     url: `http://127.0.0.1:${port}`,
     port,
     state,
-    async waitFor(what, predicate, timeoutMs = 120_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const current = state();
-        if (predicate(current)) return current;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const { phase, round, message, clients, history } = state();
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; phase ${phase}, round ${round}, "${message}", ` +
-          `${clients.length} tabs (${clients.map((c) => `${c.backend ?? '-'}:${c.status}`).join(', ')}), ${history.length} rounds done`,
-      );
-    },
+    waitFor: (what, predicate, timeoutMs = 120_000) => waitForState(what, state, predicate, timeoutMs),
     close: () => flock.app.close(),
   };
 }

@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assertLittleEndian } from '../shared/wire.ts';
 
 export interface Checkpoint {
   /** JSON-serialisable; what loads back is JSON.parse(JSON.stringify(meta)). */
@@ -41,9 +42,7 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
-  throw new Error('Flock needs a little-endian platform (checkpoints store raw little-endian float32)');
-}
+assertLittleEndian('a checkpoint');
 
 const MAGIC = new TextEncoder().encode('FLOCKCKP');
 const FORMAT_VERSION = 1;

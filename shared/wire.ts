@@ -15,9 +15,17 @@ export class WireError extends Error {
   override name = 'WireError';
 }
 
-if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
-  throw new Error('Flock needs a little-endian platform (the wire body is raw little-endian float32)');
+/**
+ * Flock's binary formats (this wire format, the coordinator's checkpoints) hold raw float32 as the
+ * platform lays it out, which must be little-endian. Every platform Flock targets is.
+ */
+export function assertLittleEndian(format: string): void {
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+    throw new Error(`Flock needs a little-endian platform (${format} holds raw little-endian float32)`);
+  }
 }
+
+assertLittleEndian('the wire body');
 
 function headerBytes(shapes: readonly (readonly number[])[]): number {
   return FIXED_HEADER_BYTES + shapes.reduce((n, s) => n + 4 + 4 * s.length, 0);

@@ -3,14 +3,8 @@ import assert from 'node:assert/strict';
 import { coordinateMedian, medianTrimCount, MedianStrategy } from './median.ts';
 import { createRng } from './rng.ts';
 import { AggregationError } from './strategy.ts';
+import { c0, c1, c2, c3, five, outlier } from './five-tabs.fixture.ts';
 
-// Four tabs that roughly agree and one outlier.
-const c0 = Float32Array.of(1, -2, 0.5);
-const c1 = Float32Array.of(2, 0, -1);
-const c2 = Float32Array.of(-1, 4, 0.25);
-const c3 = Float32Array.of(0.5, 1, 0);
-const outlier = Float32Array.of(100, -100, 50);
-const five = [c0, c1, c2, c3, outlier];
 
 function run(strategy: MedianStrategy, deltas: Float32Array[], weights = deltas.map(() => 1)) {
   strategy.begin();

@@ -3,16 +3,10 @@ import assert from 'node:assert/strict';
 import { HELD_COORDINATE_ALIGN, HeldUpdates } from './held-updates.ts';
 import { createRng } from './rng.ts';
 import { AggregationError } from './strategy.ts';
+import { c0, c1, c2, c3, five } from './five-tabs.fixture.ts';
 import { trimCount, trimmedMean, trimmedMeanOfHeld, TrimmedMeanStrategy, trimNetwork } from './trimmed-mean.ts';
 import { CHUNK_LENGTH, loadTrimKernels, SEGMENT_WIRES, segmentsOf } from './trimmed-mean-simd.ts';
 
-// Four tabs that roughly agree and one outlier (the same five as median.test.ts).
-const c0 = Float32Array.of(1, -2, 0.5);
-const c1 = Float32Array.of(2, 0, -1);
-const c2 = Float32Array.of(-1, 4, 0.25);
-const c3 = Float32Array.of(0.5, 1, 0);
-const outlier = Float32Array.of(100, -100, 50);
-const five = [c0, c1, c2, c3, outlier];
 
 function run(strategy: TrimmedMeanStrategy, deltas: Float32Array[]) {
   strategy.begin();
