@@ -15,7 +15,7 @@ import { prepareMnist } from './prepare-mnist.ts';
 import { chromiumVersion, findChromium } from './find-browser.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';
 
-const UNIT_DIRS = ['shared', 'server', 'web'];
+const UNIT_DIRS = ['shared', 'server', 'web', 'scripts'];
 const UNIT_SUFFIX = '.test.ts';
 const E2E_DIRS = ['e2e'];
 const E2E_SUFFIX = '.e2e.ts';

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
 import type { AttackMode, ClientView, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
+import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/secagg/wire-codec.ts';
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room } from './room.ts';
@@ -22,6 +23,10 @@ export interface CoordinatorEvents {
   /** A tab came back on a new connection while its old one lingered: close the old one. */
   connectionReplaced: [connectionId: string];
   stateChanged: [];
+  /** Secure aggregation: the roster to every tab in it, each tab's forwarded shares, the unmask request to the survivors. */
+  secureRoster: [connectionIds: string[], roster: RosterWire];
+  secureForward: [connectionId: string, forward: ForwardWire];
+  secureUnmask: [connectionIds: string[], request: UnmaskWire];
 }
 
 export class UnknownClientError extends ClientFaultError {
@@ -63,6 +68,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       options.evaluator,
       {
         sendRoundStart: (ids, start) => this.emit('roundStart', this.connectionsOf(ids), start),
+        secure: {
+          sendRoster: (ids, roster) => this.emit('secureRoster', this.connectionsOf(ids), roster),
+          sendForward: (id, forward) => this.connectionsOf([id]).forEach((c) => this.emit('secureForward', c, forward)),
+          sendUnmask: (ids, request) => this.emit('secureUnmask', this.connectionsOf(ids), request),
+        },
         publishRoundDone: (metrics) => this.emit('roundDone', metrics),
         roundCompleted: () => this.checkpoint(),
         stateChanged: () => this.emit('stateChanged'),
@@ -121,6 +131,23 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   submitUpdate(connectionId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
     this.rounds.acceptUpdate(this.tabOn(connectionId).clientId, update, delta);
+  }
+
+  // Secure aggregation's steps (server/secure-round.ts): keys, shares, the masked update, the reveal.
+  advertiseKeys(connectionId: string, wire: AdvertWire): void {
+    this.rounds.acceptKeys(this.tabOn(connectionId).clientId, wire);
+  }
+
+  submitShares(connectionId: string, wire: SharesWire): void {
+    this.rounds.acceptShares(this.tabOn(connectionId).clientId, wire);
+  }
+
+  submitMaskedUpdate(connectionId: string, wire: MaskedInputWire): void {
+    this.rounds.acceptMaskedUpdate(this.tabOn(connectionId).clientId, wire);
+  }
+
+  submitReveal(connectionId: string, wire: RevealWire): void {
+    this.rounds.acceptReveal(this.tabOn(connectionId).clientId, wire);
   }
 
   disconnect(connectionId: string): void {

@@ -4,7 +4,17 @@
 // shared/protocol.ts, then (updates) the wire decoder of shared/wire.ts.
 import { type TSchema, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { JoinRequestSchema, ReadyReportSchema, TrainingProgressSchema, UpdateMessageSchema } from '../shared/protocol.ts';
+import {
+  JoinRequestSchema,
+  ReadyReportSchema,
+  SecAggKeysSchema,
+  SecAggMaskedSchema,
+  SecAggRevealSchema,
+  SecAggSharesSchema,
+  TrainingProgressSchema,
+  UpdateMessageSchema,
+} from '../shared/protocol.ts';
+import type { AdvertWire, MaskedInputWire, RevealWire, SharesWire } from '../shared/secagg/wire-codec.ts';
 import type { ModelSpec } from '../shared/model-spec.ts';
 import { decodeWeights, encodedByteLength, WireError } from '../shared/wire.ts';
 import { ClientFaultError } from './client-fault.ts';
@@ -87,4 +97,25 @@ export function parseUpdate(raw: unknown, spec: ModelSpec) {
     if (error instanceof WireError) throw new ProtocolError(`update rejected: ${error.message}`);
     throw error;
   }
+}
+
+// Secure aggregation: the shape and the schema here; the binary's exact size in wire-codec.ts,
+// the protocol in server/secure-round.ts.
+function parseSecAgg<T>(what: string, schema: TSchema, binaryKey: string, raw: unknown): T {
+  const shaped = requirePlainShape(what, raw, binaryKey);
+  if (!isBinary(shaped[binaryKey])) throw new ProtocolError(`malformed ${what}: ${binaryKey} must be binary`);
+  return check(what, schema, shaped) as T;
+}
+
+export const parseSecAggKeys = (raw: unknown) => parseSecAgg<AdvertWire>('secure aggregation keys', SecAggKeysSchema, 'keys', raw);
+export const parseSecAggShares = (raw: unknown) => parseSecAgg<SharesWire>('secure aggregation shares', SecAggSharesSchema, 'shares', raw);
+export const parseSecAggReveal = (raw: unknown) => parseSecAgg<RevealWire>('secure aggregation reveal', SecAggRevealSchema, 'shares', raw);
+
+export function parseSecAggMasked(raw: unknown, spec: ModelSpec): MaskedInputWire {
+  const wire = parseSecAgg<MaskedInputWire>('masked update', SecAggMaskedSchema, 'masked', raw);
+  requireFinite('masked update', wire.loss);
+  const size = (wire.masked as ArrayBufferLike).byteLength;
+  // The update's own size plus a few words: refused before anything reads it.
+  if (size > maxUpdateBytes(spec) + 64) throw new ProtocolError(`masked update rejected: ${size} bytes is over the limit for ${spec.name}`);
+  return wire;
 }

@@ -5,7 +5,7 @@
 // hash of each token, so neither a leaked checkpoint nor the state API can hand one out.
 import { createHash, randomBytes } from 'node:crypto';
 import type { AttackMode, BackendName, ReadyReport } from '../shared/protocol.ts';
-import { createRng, shuffleInPlace } from '../shared/fl/rng.ts';
+import { createRng, shuffleInPlace, type Rng } from '../shared/fl/rng.ts';
 
 export interface ClientRecord {
   /** Public id. */
@@ -147,6 +147,19 @@ export class Room {
     const ready = this.readyClients().sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
     shuffleInPlace(ready, createRng(seed));
     return ready.slice(0, count);
+  }
+
+  /**
+   * Poisson sampling, as the DP accountant assumes: every ready tab is in independently with
+   * probability q (the sample's size varies). `rng` must be unpredictable (secure-random.ts).
+   */
+  poissonSample(samplingRate: number, rng: Rng): ClientRecord[] {
+    return this.readyClients().filter(() => rng.next() < samplingRate);
+  }
+
+  /** Every tab that joined with data, away ones too: the population a DP guarantee speaks of by default. */
+  members(): ClientRecord[] {
+    return [...this.clients.values()].filter((c) => c.numExamples > 0);
   }
 
   /** Tabs and their shards, for a checkpoint (token hashes, never tokens). */

@@ -47,6 +47,7 @@ function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Parti
         starts.push({ ids, start });
         events.push(`start ${start.round}`);
       },
+      secure: { sendRoster: () => {}, sendForward: () => {}, sendUnmask: () => {} },
       publishRoundDone: (m) => {
         done.push(m);
         events.push(`done ${m.round}`);
@@ -73,10 +74,10 @@ function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Parti
 const filled = (value: number) => new Float32Array(P).fill(value);
 
 /** Tabs a and b each send an all-ones delta of 100 examples in rounds 1..rounds. */
-async function answerRounds(t: ReturnType<typeof setup>, rounds: number): Promise<void> {
-  for (let round = 1; round <= rounds; round++) {
-    t.controller.acceptUpdate('a', update(round, 100), filled(1));
-    t.controller.acceptUpdate('b', update(round, 100), filled(1));
+async function answerRounds(t: ReturnType<typeof setup>, rounds: number, { value = 1, first = 1 } = {}): Promise<void> {
+  for (let round = first; round < first + rounds; round++) {
+    t.controller.acceptUpdate('a', update(round, 100), filled(value));
+    t.controller.acceptUpdate('b', update(round, 100), filled(value));
     await flushAsync();
   }
 }
@@ -348,33 +349,148 @@ test('a failing evaluation stops the run with the reason', async () => {
   assert.equal(t.done.length, 0);
 });
 
-test('with DP, deltas are clipped to C and noise of std z·C·w_max/W is added, reproducibly', async () => {
-  const run = async () => {
-    const t = setup({ clipNorm: 0.5, noiseMultiplier: 1.5 });
-    t.addTab('a', 100);
-    t.addTab('b', 300);
-    t.controller.start();
-    t.controller.acceptUpdate('a', update(1, 100), filled(1)); // norm √P ≫ 0.5: clipped
-    t.controller.acceptUpdate('b', update(1, 300), filled(-1));
-    await flushAsync();
-    return t;
-  };
-  const t = await run();
-  const clipped = 0.5 / Math.sqrt(P);
-  const expectedMean = (100 * clipped + 300 * -clipped) / 400;
-  const global = t.evaluator.evaluated[0];
+/** Measured mean and std of global − expectedMean over all parameters. */
+function noiseAround(global: Float32Array, expectedMean: number): { mean: number; std: number } {
   let sum = 0;
   let sumSq = 0;
   for (const v of global) {
     sum += v - expectedMean;
     sumSq += (v - expectedMean) ** 2;
   }
-  const std = Math.sqrt(sumSq / P - (sum / P) ** 2);
-  const expectedStd = (1.5 * 0.5 * 300) / 400;
-  assert.equal(t.done[0].noiseStd, expectedStd);
+  return { mean: sum / global.length, std: Math.sqrt(sumSq / global.length - (sum / global.length) ** 2) };
+}
+
+test('DP-FedAvg: clipped deltas, weights ≤ 1, the fixed denominator W = q·Σw over the population, noise z·C on the sum', async () => {
+  // Weight cap 200: a (100 examples) weighs 0.5, b and c (300, 200) weigh 1. The population is all
+  // three (Σw = 2.5, q = 1, so W = 2.5); c is sampled but leaves, and W stays 2.5: the denominator
+  // does not depend on who answered.
+  const t = setup({ clipNorm: 0.5, noiseMultiplier: 1.5, clientWeightCap: 200, minClientsToStart: 3 });
+  t.addTab('a', 100);
+  t.addTab('b', 300);
+  t.addTab('c', 200);
+  t.controller.start();
+  assert.deepEqual(t.starts[0].ids.sort(), ['a', 'b', 'c'], 'q = 1: everyone is sampled');
+  t.controller.acceptUpdate('a', update(1, 100), filled(1)); // norm √P ≫ 0.5: clipped to 0.5
+  t.controller.acceptUpdate('b', update(1, 300), filled(-1));
+  t.room.disconnect('conn-c');
+  t.controller.clientsChanged();
+  await flushAsync();
+  const clipped = 0.5 / Math.sqrt(P);
+  const expectedMean = (0.5 * clipped + 1 * -clipped) / 2.5; // −0.2 · clipped, not (0.5c − c)/1.5
+  const m = t.done[0];
+  const expectedStd = (1.5 * 0.5) / 2.5; // z·C on the sum, divided by W
+  assert.ok(Math.abs(m.noiseStd / expectedStd - 1) < 1e-12, `reported noise std ${m.noiseStd}`);
+  const { mean, std } = noiseAround(t.evaluator.evaluated[0], expectedMean);
   assert.ok(Math.abs(std / expectedStd - 1) < 0.01, `noise std ${std}, expected ${expectedStd}`);
-  assert.ok(t.done[0].epsilon !== null && t.done[0].epsilon > 0);
-  assert.deepEqual((await run()).evaluator.evaluated[0], global, 'same seed, same noise');
+  assert.ok(Math.abs(mean) < (5 * expectedStd) / Math.sqrt(P), `the mean is the fixed-denominator estimate (off by ${mean})`);
+  assert.equal(m.privacy?.expectedWeight, 2.5);
+  assert.equal(m.privacy?.noiseStdOnSum, 0.75);
+  assert.equal(m.privacy?.samplingRate, 1);
+  assert.equal(m.privacy?.roundsSpent, 1);
+  assert.ok(m.privacy!.epsilon > 0 && Number.isFinite(m.privacy!.epsilon));
+  assert.equal(t.controller.state().privacyBudget?.epsilon, m.privacy!.epsilon);
+});
+
+test('DP noise comes from a secure source: two identical runs draw different noise', async () => {
+  const run = async () => {
+    const t = setup({ clipNorm: 0.5, noiseMultiplier: 1 });
+    t.addTab('a');
+    t.addTab('b');
+    t.controller.start();
+    t.controller.acceptUpdate('a', update(1, 100), filled(1));
+    t.controller.acceptUpdate('b', update(1, 100), filled(1));
+    await flushAsync();
+    return t.evaluator.evaluated[0];
+  };
+  const [first, second] = [await run(), await run()];
+  let same = 0;
+  for (let i = 0; i < P; i++) if (first[i] === second[i]) same++;
+  assert.ok(same < P / 1000, `${same} of ${P} values identical: the noise was predictable from the settings`);
+});
+
+test('DP: Poisson sampling takes each ready tab with probability q, and a round with few answers is not retried', async () => {
+  const t = setup({ clipNorm: 1, noiseMultiplier: 1, samplingRate: 0.3, rounds: 40, minClientsPerRound: 5, minClientsToStart: 10 });
+  const ids = 'abcdefghij'.split('');
+  for (const id of ids) t.addTab(id);
+  t.controller.start();
+  let sampled = 0;
+  for (let round = 1; round <= 40; round++) {
+    const { ids: selected, start } = t.starts.at(-1)!;
+    assert.equal(start.round, round, 'every round is a new round: none retried for too few answers');
+    sampled += selected.length;
+    for (const id of selected) t.controller.acceptUpdate(id, update(round, 100), filled(0.01));
+    await flushAsync();
+    if (selected.length > 0 && round < 40) assert.equal(t.controller.phase, 'training');
+  }
+  await flushAsync();
+  assert.equal(t.controller.phase, 'done', t.controller.message);
+  // 400 Bernoulli(0.3) draws: mean 120, std √(400·0.3·0.7) ≈ 9.2; 5 std either side
+  assert.ok(Math.abs(sampled - 120) < 46, `sampled ${sampled} of 400 tab-rounds, expected about 120`);
+  assert.equal(t.controller.history.at(-1)?.privacy?.roundsSpent, 40);
+  assert.equal(t.controller.history.at(-1)?.privacy?.samplingRate, 0.3);
+});
+
+test('the budget gate ends the run before a round would take ε past the target, and refuses a start it cannot afford', async () => {
+  const t = setup({ clipNorm: 1, noiseMultiplier: 1, rounds: 50, targetEpsilon: 8 });
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  let round = 1;
+  while (t.controller.running && round <= 50) {
+    t.controller.acceptUpdate('a', update(round, 100), filled(0.01));
+    t.controller.acceptUpdate('b', update(round, 100), filled(0.01));
+    await flushAsync();
+    round++;
+  }
+  assert.equal(t.controller.phase, 'done');
+  const history = t.controller.history;
+  assert.ok(history.length > 1 && history.length < 50, `${history.length} rounds ran`);
+  const spent = history.map((m) => m.privacy!.epsilon);
+  for (let i = 1; i < spent.length; i++) assert.ok(spent[i] > spent[i - 1], 'ε grows every round');
+  assert.ok(spent.at(-1)! <= 8, `ε ${spent.at(-1)} is within the budget`);
+  assert.match(t.controller.message, /privacy budget reached: another round would take ε from [\d.]+ to [\d.]+, over the target 8/);
+  assert.equal(t.controller.state().privacyBudget?.roundsSpent, history.length);
+
+  const tiny = setup({ clipNorm: 1, noiseMultiplier: 0.5, targetEpsilon: 0.01 });
+  assert.throws(() => tiny.controller.start(), /cannot start: privacy budget reached: the first round would take ε from 0\.000 to/);
+});
+
+test('the privacy budget and the clip norm survive a checkpoint: a resumed run keeps spending from where it was', async () => {
+  const t = setup({ clipNorm: 1, noiseMultiplier: 1.2, rounds: 4, adaptiveClipping: true, clipCountNoise: 1 });
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  await answerRounds(t, 2);
+  const snapshot = JSON.parse(JSON.stringify(t.controller.snapshot()));
+  const spentBefore = t.controller.state().privacyBudget!;
+  const resumed = setup({ clipNorm: 1, noiseMultiplier: 1.2, rounds: 4, adaptiveClipping: true, clipCountNoise: 1 });
+  resumed.addTab('a');
+  resumed.addTab('b');
+  resumed.controller.resume(snapshot, t.controller.global.slice());
+  assert.deepEqual(resumed.controller.state().privacyBudget, spentBefore);
+  await answerRounds(resumed, 1, { first: 3 });
+  assert.equal(resumed.controller.history.at(-1)?.privacy?.roundsSpent, 3);
+  assert.equal(resumed.controller.history.at(-1)?.clipNorm, spentBefore.clipNorm, 'round 3 clips to the C round 2 left');
+});
+
+test('adaptive clipping moves C geometrically towards the target quantile of the update norms', async () => {
+  // Updates of norm √P · 0.01 ≈ 4.46 against C = 100: all under C, so b = 1 and C shrinks by
+  // exp(−η(1 − γ)) = exp(−0.2 · 0.5) per round until it passes below 4.46, then oscillates around it.
+  const t = setup({ clipNorm: 100, rounds: 60, adaptiveClipping: true, clipQuantile: 0.5, clipLearningRate: 0.2 });
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  await answerRounds(t, 60, { value: 0.01 });
+  const norm = Math.sqrt(P) * 0.01;
+  const cs = t.controller.history.map((m) => m.clipNorm!);
+  assert.equal(cs[0], 100);
+  // While every update is under C: C_{t+1} = C_t · e^(−0.1), exactly
+  assert.ok(Math.abs(cs[1] / cs[0] - Math.exp(-0.1)) < 1e-12, `C went ${cs[0]} → ${cs[1]}`);
+  assert.equal(t.controller.history[0].unclippedFraction, 1);
+  // 100 → 4.46 takes ln(100 / 4.46) / 0.1 ≈ 31 rounds; after that C stays within one step of the norm
+  const settled = cs.slice(40);
+  for (const c of settled) assert.ok(c > norm * Math.exp(-0.11) && c < norm * Math.exp(0.11), `C ${c} strayed from the norm ${norm}`);
+  assert.equal(t.controller.history[0].privacy, null, 'no central noise: no budget record');
 });
 
 test('illegal transitions are refused', () => {

@@ -22,12 +22,16 @@ import type { Settings } from '../shared/settings.ts';
 import { encodeWeights } from '../shared/wire.ts';
 import { clientWeight } from '../shared/fl/fedavg.ts';
 import { l2Norm } from '../shared/fl/clip.ts';
-import { DEFAULT_DP_DELTA, gaussianEpsilon } from '../shared/fl/accountant.ts';
+import { dpClientWeight } from '../shared/fl/dp-fedavg.ts';
+import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { AggregationError, type AggregationStrategy } from '../shared/fl/strategy.ts';
 import { createAggregationStrategy } from '../shared/fl/strategies.ts';
 import { PrivateAggregation } from '../shared/fl/private-aggregation.ts';
 import { ClientFaultError } from './client-fault.ts';
-import type { Room } from './room.ts';
+import type { ClientRecord, Room } from './room.ts';
+import { RunPrivacy, type Population, type RoundPlan, type RunPrivacyState } from './run-privacy.ts';
+import { SecureRound, type SecureRoundHooks, type SecureSum } from './secure-round.ts';
+import type { AdvertWire, MaskedInputWire, RevealWire, SharesWire } from '../shared/secagg/wire-codec.ts';
 
 const TRANSITIONS: Record<Phase, readonly Phase[]> = {
   idle: ['waiting'],
@@ -59,6 +63,8 @@ export interface Evaluator {
 /** What the state machine tells the coordinator. */
 export interface RoundHooks {
   sendRoundStart(clientIds: string[], start: RoundStart): void;
+  /** Secure aggregation's messages to tabs (secure-round.ts). */
+  secure: Pick<SecureRoundHooks, 'sendRoster' | 'sendForward' | 'sendUnmask'>;
   publishRoundDone(metrics: RoundMetrics): void;
   /** A round's result is final (its history entry is in): the moment to checkpoint. */
   roundCompleted(): void;
@@ -97,6 +103,13 @@ interface OpenRound {
   readonly startedAt: number;
   readonly deadlineAt: number;
   readonly deadlineTimer: unknown;
+  /** Central DP: this round's noise and fixed denominator, and the population they were sized for. */
+  readonly plan: RoundPlan | undefined;
+  readonly population: Population;
+  /** Secure aggregation's steps for this attempt; null when off. */
+  readonly secure: SecureRound | null;
+  /** The survivors' unmasked sum, once secure aggregation has it. */
+  secureSum: SecureSum | null;
   bytesSent: number;
   bytesReceived: number;
 }
@@ -117,6 +130,8 @@ export interface RunSnapshot {
   message: string;
   settings: Settings;
   history: RoundMetrics[];
+  /** The privacy budget spent and the clip norm reached. */
+  privacy: RunPrivacyState;
 }
 
 export class RoundController {
@@ -130,6 +145,8 @@ export class RoundController {
   private evaluation: PendingEvaluation | null = null;
   private strategy: AggregationStrategy;
   private aggregate: Float32Array;
+  /** ε spent and the moving clip norm: run state, checkpointed with the rest. */
+  private privacy: RunPrivacy;
   /** Bumped by start/stop so that async work of an abandoned run is dropped. */
   private runId = 0;
 
@@ -143,6 +160,7 @@ export class RoundController {
     this.global = evaluator.initialWeights(settings.model, settings.seed);
     this.strategy = buildStrategy(settings, this.global.length);
     this.aggregate = new Float32Array(this.global.length);
+    this.privacy = new RunPrivacy(settings, null);
   }
 
   get running(): boolean {
@@ -151,6 +169,10 @@ export class RoundController {
 
   start(): void {
     if (this.running) throw new RunStateError(`a run is already in progress (phase: ${this.phase}); stop it first`);
+    const privacy = new RunPrivacy(this.settings, null);
+    const unaffordable = privacy.budgetExhausted();
+    if (unaffordable) throw new RunStateError(`cannot start: ${unaffordable.replace('another round', 'the first round')}; raise targetEpsilon or the noise`);
+    this.privacy = privacy;
     this.runId++;
     this.evaluation = null;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
@@ -177,6 +199,7 @@ export class RoundController {
     this.runId++;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
     this.history = [];
+    this.privacy = new RunPrivacy(this.settings, null);
     this.round = 0;
     this.attempt = 0;
     this.message = 'Press start to begin training';
@@ -193,6 +216,7 @@ export class RoundController {
     }
     this.global = global;
     this.history = snapshot.history;
+    this.privacy = new RunPrivacy(snapshot.settings, snapshot.privacy);
     this.runId++;
     if (RUNNING_PHASES.includes(snapshot.phase)) {
       this.round = snapshot.completedRounds + 1;
@@ -210,7 +234,14 @@ export class RoundController {
 
   snapshot(): RunSnapshot {
     const completedRounds = this.history.at(-1)?.round ?? 0;
-    return { phase: this.phase, completedRounds, message: this.message, settings: this.settings, history: this.history };
+    return {
+      phase: this.phase,
+      completedRounds,
+      message: this.message,
+      settings: this.settings,
+      history: this.history,
+      privacy: this.privacy.state(),
+    };
   }
 
   /** Counts bytes on the wire towards the current round. */
@@ -227,12 +258,14 @@ export class RoundController {
     this.global = this.evaluator.initialWeights(settings.model, settings.seed);
     this.strategy = buildStrategy(settings, this.global.length);
     this.aggregate = new Float32Array(this.global.length);
+    this.privacy = new RunPrivacy(settings, null);
     this.hooks.stateChanged();
   }
 
   /** The coordinator calls this after any join, ready report or disconnect. */
   clientsChanged(): void {
     if (this.phase === 'waiting') this.openRoundIfReady();
+    else if (this.phase === 'training' && this.open?.secure) this.open.secure.tabsChanged();
     else if (this.phase === 'training' && this.awaiting().length === 0) this.closeInBackground('every selected tab answered or left');
     this.hooks.stateChanged();
   }
@@ -258,6 +291,7 @@ export class RoundController {
     if (this.phase !== 'training' || !open) {
       throw new UpdateRejectedError(`update for round ${update.round} rejected: no round is collecting updates (phase: ${this.phase})`);
     }
+    if (open.secure) throw new UpdateRejectedError('update rejected: this run uses secure aggregation, send a masked update (secagg:*)');
     if (update.round !== open.round) {
       throw new UpdateRejectedError(`update for round ${update.round} rejected: round ${open.round} is open (late update?)`);
     }
@@ -284,13 +318,50 @@ export class RoundController {
         `update rejected: its L2 norm ${norm.toPrecision(3)} is over the limit ${this.settings.maxUpdateNorm} (maxUpdateNorm; diverged training?)`,
       );
     }
-    const weight = clientWeight(update.numExamples, this.settings.clientWeightCap);
+    const weight = this.weightOf(update.numExamples);
     this.strategy.add({ clientId, delta, weight });
     open.answers.set(clientId, { weight, loss: update.loss });
     client.lastLoss = update.loss;
     client.lastUpdateAt = this.timers.now();
     if (this.awaiting().length === 0) this.closeInBackground('every selected tab answered');
     this.hooks.stateChanged();
+  }
+
+  // Secure aggregation's steps: each goes to the attempt's SecureRound, which refuses what is out of step.
+  acceptKeys(clientId: string, wire: AdvertWire): void {
+    this.secureRound(clientId).advertise(clientId, wire);
+    this.hooks.stateChanged();
+  }
+
+  acceptShares(clientId: string, wire: SharesWire): void {
+    this.secureRound(clientId).submitShares(clientId, wire);
+    this.hooks.stateChanged();
+  }
+
+  acceptMaskedUpdate(clientId: string, wire: MaskedInputWire): void {
+    const secure = this.secureRound(clientId);
+    const client = this.room.get(clientId);
+    secure.submitMaskedInput(clientId, wire);
+    this.open!.answers.set(clientId, { weight: secure.weightSentTo(clientId), loss: wire.loss });
+    if (client) {
+      client.lastLoss = wire.loss;
+      client.lastUpdateAt = this.timers.now();
+    }
+    this.hooks.stateChanged();
+  }
+
+  acceptReveal(clientId: string, wire: RevealWire): void {
+    this.secureRound(clientId).submitReveal(clientId, wire);
+    this.hooks.stateChanged();
+  }
+
+  private secureRound(clientId: string): SecureRound {
+    const secure = this.open?.secure;
+    if (this.phase !== 'training' || !secure) {
+      throw new UpdateRejectedError(`secure aggregation message refused: no secure round is open (phase: ${this.phase})`);
+    }
+    if (!this.open!.selected.includes(clientId)) throw new UpdateRejectedError(`refused: this tab was not selected for round ${this.round}`);
+    return secure;
   }
 
   /** A tab's status, derived from the round in flight and the last closed round. */
@@ -320,8 +391,33 @@ export class RoundController {
       message: this.message,
       settings: this.settings,
       history: this.history,
+      privacyBudget: this.privacy.budget(),
       serverNow: this.timers.now(),
     };
+  }
+
+  /** FedAvg weight; under central DP at most 1 per tab, so one tab moves the sum by at most C (dp-fedavg.ts). */
+  private weightOf(numExamples: number): number {
+    const cap = this.settings.clientWeightCap;
+    return this.privacy.centralNoise ? dpClientWeight(numExamples, cap) : clientWeight(numExamples, cap);
+  }
+
+  /** The tabs a DP guarantee speaks of: settings.population of them, or every tab that joined. */
+  private population(): Population {
+    const members = this.room.members();
+    const weights = members.map((c) => this.weightOf(c.numExamples));
+    const joinedWeight = weights.reduce((a, b) => a + b, 0);
+    const size = this.settings.population > 0 ? this.settings.population : members.length;
+    const meanWeight = members.length > 0 ? joinedWeight / members.length : 1;
+    return { size, totalWeight: this.settings.population > 0 ? size * meanWeight : joinedWeight };
+  }
+
+  /** Poisson sampling with central DP (what the accountant assumes), else the seeded fraction. */
+  private selectClients(ready: number): ClientRecord[] {
+    const s = this.settings;
+    if (this.privacy.centralNoise) return this.room.poissonSample(s.samplingRate, createSecureRng());
+    const count = Math.min(ready, s.maxClientsPerRound, Math.max(s.minClientsPerRound, Math.ceil(s.fractionClients * ready)));
+    return this.room.sample(count, (s.seed + this.round * 7919 + this.attempt * 104729) >>> 0);
   }
 
   private awaiting(): string[] {
@@ -352,10 +448,12 @@ export class RoundController {
       return;
     }
     this.moveTo('selecting');
-    const count = Math.min(ready, s.maxClientsPerRound, Math.max(s.minClientsPerRound, Math.ceil(s.fractionClients * ready)));
-    const seed = (s.seed + this.round * 7919 + this.attempt * 104729) >>> 0;
-    const selected = this.room.sample(count, seed).map((c) => c.clientId);
-    this.strategy.begin({ round: this.round, seed: s.seed });
+    const selected = this.selectClients(ready).map((c) => c.clientId);
+    const population = this.population();
+    const plan = this.privacy.plan(population);
+    // Distributed noise: the tabs add it before masking, so the coordinator adds none of its own.
+    const strategyPlan = plan && s.distributedNoise ? { ...plan, noiseStdOnSum: 0 } : plan;
+    this.strategy.begin({ round: this.round, seed: s.seed, clipNorm: this.privacy.clipNorm, privacy: strategyPlan });
     const runId = this.runId;
     const startedAt = this.timers.now();
     this.open = {
@@ -369,23 +467,85 @@ export class RoundController {
         attempt: this.attempt,
         model: s.model,
         weights: encodeWeights(modelSpec(s.model), this.global),
-        config: { localEpochs: s.localEpochs, batchSize: s.batchSize, learningRate: s.learningRate, deadlineMs: s.roundDeadlineMs },
+        config: {
+          localEpochs: s.localEpochs,
+          batchSize: s.batchSize,
+          learningRate: s.learningRate,
+          deadlineMs: s.roundDeadlineMs,
+          clipNorm: s.localNoiseMultiplier > 0 || s.secureAggregation ? this.privacy.clipNorm : 0,
+          localNoiseMultiplier: s.localNoiseMultiplier,
+          secureAggregation: s.secureAggregation,
+        },
       },
+      plan,
+      population,
       startedAt,
       deadlineAt: startedAt + s.roundDeadlineMs,
       deadlineTimer: this.timers.setTimeout(() => {
-        if (runId === this.runId && this.phase === 'training') this.closeInBackground('deadline passed');
+        if (runId !== this.runId || this.phase !== 'training') return;
+        if (this.open?.secure) this.open.secure.closeInputs();
+        else this.closeInBackground('deadline passed');
       }, s.roundDeadlineMs),
+      secure: s.secureAggregation ? this.openSecureRound(selected, plan, runId) : null,
+      secureSum: null,
       bytesSent: 0,
       bytesReceived: 0,
     };
     this.message = `round ${this.round}: ${selected.length} of ${ready} tabs training`;
     this.moveTo('training');
     this.hooks.sendRoundStart(selected, this.open.start);
+    // Poisson sampling may pick no one: the round still releases (noise only) and is charged.
+    if (selected.length === 0) this.closeInBackground('no tab was sampled');
+  }
+
+  private openSecureRound(selected: readonly string[], plan: RoundPlan | undefined, runId: number): SecureRound {
+    const s = this.settings;
+    const round = this.round;
+    const attempt = this.attempt;
+    const stillOpen = () => runId === this.runId && this.open?.round === round && this.open.attempt === attempt;
+    return new SecureRound(
+      {
+        round,
+        attempt,
+        selected,
+        paramCount: this.global.length,
+        thresholdFraction: s.secAggThreshold,
+        stepMs: s.secAggStepMs,
+        clipNorm: this.privacy.clipNorm,
+        noiseStdOnSum: plan && s.distributedNoise ? plan.noiseStdOnSum : 0,
+        weightOf: (clientId, roster) => this.secureWeightOf(clientId, roster),
+        isConnected: (clientId) => this.room.isConnected(clientId),
+      },
+      {
+        ...this.hooks.secure,
+        unmasked: (sum) => {
+          if (!stillOpen()) return;
+          this.open!.secureSum = sum;
+          this.closeInBackground(`secure aggregation unmasked the sum of ${sum.survivors.length} updates`);
+        },
+        failed: (reason) => {
+          if (stillOpen()) this.retryRound(`secure aggregation failed: ${reason}`);
+        },
+        log: this.hooks.log,
+        bug: this.hooks.bug,
+      },
+      this.timers,
+    );
+  }
+
+  /** A tab's weight w ≤ 1 in a secure round: the DP weight, or its FedAvg weight relative to the roster's largest. */
+  private secureWeightOf(clientId: string, roster: readonly string[]): number {
+    const examples = (id: string) => this.room.get(id)?.numExamples ?? 0;
+    if (this.privacy.centralNoise) return this.weightOf(examples(clientId));
+    const largest = Math.max(...roster.map((id) => this.weightOf(examples(id))));
+    return largest > 0 ? this.weightOf(examples(clientId)) / largest : 0;
   }
 
   private dropOpenRound(): void {
-    if (this.open) this.timers.clearTimeout(this.open.deadlineTimer);
+    if (this.open) {
+      this.timers.clearTimeout(this.open.deadlineTimer);
+      this.open.secure?.dispose();
+    }
     this.open = null;
   }
 
@@ -402,7 +562,9 @@ export class RoundController {
     const answered = open.answers.size;
     const late = this.awaiting();
     const dropped = open.selected.filter((id) => !open.answers.has(id) && !this.room.isConnected(id));
-    if (answered < s.minClientsPerRound) {
+    // With DP every round releases whatever came in: retrying until enough tabs answer would make
+    // the release depend on who answered, which the accountant does not cover.
+    if (answered < s.minClientsPerRound && !this.privacy.centralNoise) {
       this.retryRound(`${reason} with ${answered}/${open.selected.length} updates (need ${s.minClientsPerRound})`);
       return;
     }
@@ -412,6 +574,12 @@ export class RoundController {
       // The previous round's accuracy decides whether this round counts (target reached: the run ends there).
       await this.evaluation.done;
       if (runId !== this.runId || !this.running) return; // stopped, or ended by that evaluation
+    }
+    if (open.secure) {
+      const sum = open.secureSum;
+      if (!sum) throw new Error(`round ${open.round}: closing a secure round before its sum was unmasked`);
+      if (!(this.strategy instanceof PrivateAggregation)) throw new Error('secure aggregation needs the clipping wrapper (clipNorm > 0)');
+      this.strategy.addSum(sum.weightedSum, sum.totalWeight, sum.survivors.length, sum.unclipped);
     }
     let outcome;
     try {
@@ -428,8 +596,16 @@ export class RoundController {
     }
     for (let i = 0; i < this.global.length; i++) this.global[i] += this.aggregate[i];
 
-    const noiseStd = outcome.noiseStd ?? 0;
-    const noisyRounds = this.history.filter((m) => m.noiseStd > 0).length + (noiseStd > 0 ? 1 : 0);
+    const answerWeights = [...open.answers.values()].map((a) => a.weight);
+    const { privacy, clipNorm, unclippedFraction } = this.privacy.roundDone({
+      plan: open.plan,
+      population: open.population,
+      unclipped: outcome.unclipped ?? 0,
+      answered,
+      rng: createSecureRng(),
+    });
+    const localPrivacy = this.privacy.localRecord(answerWeights, this.history.length + 1);
+    const noiseStd = (outcome.noiseStd ?? 0) + (localPrivacy?.noiseStdOnMean ?? 0);
     const aggregated: AggregatedRound = {
       round: open.round,
       attempt: open.attempt,
@@ -437,8 +613,11 @@ export class RoundController {
       selected: open.selected.length,
       totalWeight: outcome.totalWeight,
       noiseStd,
-      epsilon: noiseStd > 0 ? gaussianEpsilon({ noiseMultiplier: s.noiseMultiplier, rounds: noisyRounds, delta: DEFAULT_DP_DELTA }) : null,
-      delta: noiseStd > 0 ? DEFAULT_DP_DELTA : null,
+      clipNorm,
+      unclippedFraction,
+      privacy,
+      localPrivacy,
+      secureAggregation: open.secure?.record() ?? null,
       durationMs: this.timers.now() - open.startedAt,
       answered: [...open.answers.keys()],
       late,
@@ -450,8 +629,8 @@ export class RoundController {
       bytesReceived: open.bytesReceived,
     };
     this.dropOpenRound();
-    if (this.round >= s.rounds) {
-      this.moveTo('evaluating'); // the last round: its evaluation ends the run
+    if (this.round >= s.rounds || this.privacy.budgetExhausted()) {
+      this.moveTo('evaluating'); // the last round (of the plan, or the budget allows): its evaluation ends the run
     } else {
       this.round++;
       this.attempt = 1;
@@ -497,7 +676,8 @@ export class RoundController {
     );
     this.hooks.publishRoundDone(metrics);
     const reachedTarget = result.accuracy >= s.targetAccuracy;
-    if (metrics.round < s.rounds && !reachedTarget) {
+    const overBudget = this.privacy.budgetExhausted();
+    if (metrics.round < s.rounds && !reachedTarget && !overBudget) {
       this.hooks.roundCompleted();
       return;
     }
@@ -507,7 +687,9 @@ export class RoundController {
       'done',
       reachedTarget
         ? `done: reached target accuracy ${s.targetAccuracy} in round ${metrics.round}`
-        : `done: ${metrics.round} rounds, accuracy ${result.accuracy.toFixed(4)}`,
+        : overBudget && metrics.round < s.rounds
+          ? `done: ${overBudget}; accuracy ${result.accuracy.toFixed(4)}`
+          : `done: ${metrics.round} rounds, accuracy ${result.accuracy.toFixed(4)}`,
     );
     this.hooks.roundCompleted();
   }
@@ -534,7 +716,10 @@ export class RoundController {
 
 function buildStrategy(s: Settings, paramCount: number): AggregationStrategy {
   const rule = createAggregationStrategy(s, paramCount);
-  return s.clipNorm > 0 || s.noiseMultiplier > 0 ? new PrivateAggregation(rule, s, paramCount) : rule;
+  if (!(s.clipNorm > 0)) return rule;
+  // Tabs that noise (local DP) or mask (secure aggregation) their updates clip them themselves.
+  const clipHere = !(s.localNoiseMultiplier > 0) && !s.secureAggregation;
+  return new PrivateAggregation(rule, { clipNorm: s.clipNorm, noise: s.noiseMultiplier > 0, clipHere }, paramCount, createSecureRng);
 }
 
 /** True when every global[i] + step[i] is finite in float32 (v − v is NaN exactly for NaN and ±Inf). */

@@ -8,7 +8,7 @@ import type { SavedClient } from './room.ts';
 import type { RunSnapshot } from './round.ts';
 
 /** Bumped when the meta's shape changes; an older checkpoint is then refused with a clear message. */
-const RUN_CHECKPOINT_VERSION = 1;
+const RUN_CHECKPOINT_VERSION = 2; // 2: the privacy ledger and clip norm, and the per-round privacy records
 const PHASES: readonly Phase[] = ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'evaluating', 'done', 'stopped'];
 
 export interface RunCheckpoint {

@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ModelName } from './model-spec.ts';
 import type { Settings } from './settings.ts';
+import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from './secagg/wire-codec.ts';
 
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -74,6 +75,12 @@ export interface RoundConfig {
   batchSize: number;
   learningRate: number;
   deadlineMs: number;
+  /** The tab clips its own delta to this L2 norm before sending (local DP, secure aggregation); 0: it doesn't. */
+  clipNorm: number;
+  /** Local DP: the tab adds N(0, (z · clipNorm)²) per value to its clipped delta; 0: off. */
+  localNoiseMultiplier: number;
+  /** The update goes through secure aggregation (secagg:* events) instead of participant:update. */
+  secureAggregation: boolean;
 }
 
 export interface RoundStart {
@@ -117,6 +124,14 @@ export const AttackRequestSchema = Type.Object(
 
 export type UpdateAck = { accepted: true } | { accepted: false; error: string };
 
+// Secure aggregation's messages from a tab: round and attempt, one binary field (checked by
+// shared/secagg/wire-codec.ts for its exact size), and for the masked update the public loss.
+const SecAggStep = { round: Type.Integer({ minimum: 1 }), attempt: Type.Integer({ minimum: 1 }) };
+export const SecAggKeysSchema = Type.Object({ ...SecAggStep, keys: Type.Unknown() }, { additionalProperties: false });
+export const SecAggSharesSchema = Type.Object({ ...SecAggStep, shares: Type.Unknown() }, { additionalProperties: false });
+export const SecAggMaskedSchema = Type.Object({ ...SecAggStep, loss: Type.Number(), masked: Type.Unknown() }, { additionalProperties: false });
+export const SecAggRevealSchema = Type.Object({ ...SecAggStep, shares: Type.Unknown() }, { additionalProperties: false });
+
 export interface RoundMetrics {
   round: number;
   attempt: number;
@@ -126,11 +141,18 @@ export interface RoundMetrics {
   selected: number;
   /** Total FedAvg weight (examples, after the cap). */
   totalWeight: number;
-  /** Std of the Gaussian noise added to the mean delta (0 without DP). */
+  /** Std per value of all the Gaussian noise on the mean delta: central, distributed and local (0 without DP). */
   noiseStd: number;
-  /** (ε, δ) spent so far; null without noise. */
-  epsilon: number | null;
-  delta: number | null;
+  /** L2 norm this round's deltas were clipped to (it moves with adaptive clipping); null without clipping. */
+  clipNorm: number | null;
+  /** Adaptive clipping: the fraction of updates whose norm was ≤ clipNorm (noised under DP); null when C is fixed. */
+  unclippedFraction: number | null;
+  /** Central DP of this round and the run's budget after it; null without central noise. */
+  privacy: RoundPrivacy | null;
+  /** Local DP (each tab noised its own update); null when off. */
+  localPrivacy: RoundLocalPrivacy | null;
+  /** Secure aggregation's bookkeeping; null when off. */
+  secureAggregation: RoundSecureAggregation | null;
   durationMs: number;
   /** Who answered in time, who missed the deadline, who left mid-round (clientIds). */
   answered: string[];
@@ -143,6 +165,69 @@ export interface RoundMetrics {
   /** Bytes on the wire this round (all tabs): weights sent out, updates received. */
   bytesSent: number;
   bytesReceived: number;
+}
+
+/**
+ * Central DP-FedAvg (McMahan et al. 2018): Poisson-sampled tabs, clipped deltas summed with
+ * weights ≤ 1, N(0, (noiseMultiplier · clipNorm)²) added to the sum, divided by expectedWeight.
+ */
+export interface RoundPrivacy {
+  /** z the accountant charges for this round (with adaptive clipping: the combined one). */
+  noiseMultiplier: number;
+  /** q: the probability each tab of the population had of taking part. */
+  samplingRate: number;
+  /** The fixed denominator W = q × (the population's total weight). */
+  expectedWeight: number;
+  /** Std per value of the noise added to the sum of clipped deltas. */
+  noiseStdOnSum: number;
+  /** (ε, δ) the run has spent after this round, and the Rényi order that gave that ε. */
+  epsilon: number;
+  delta: number;
+  order: number;
+  /** Rounds charged to the budget so far (this one included). */
+  roundsSpent: number;
+  /** The budget (settings.targetEpsilon); null when there is none. */
+  targetEpsilon: number | null;
+}
+
+/** Local DP: every tab clipped its delta and added Gaussian noise before sending. */
+export interface RoundLocalPrivacy {
+  noiseMultiplier: number;
+  clipNorm: number;
+  /** Std per value each tab added. */
+  noiseStdPerTab: number;
+  /** Std per value of that noise once averaged into the mean delta. */
+  noiseStdOnMean: number;
+  /** (ε, δ) of one tab that took part in every round so far (replace-one adjacency: sensitivity 2C). */
+  epsilonPerTab: number;
+  delta: number;
+}
+
+/** Bonawitz et al. 2017: counts per step of this round's secure aggregation. */
+export interface RoundSecureAggregation {
+  /** Shares needed to unmask (t of n). */
+  threshold: number;
+  /** Tabs that sent keys (U1), shares (U2), a masked update (U3), and their shares at the end. */
+  advertised: number;
+  shared: number;
+  masked: number;
+  revealed: number;
+  /** Tabs that dropped after sharing (U2 \ U3): their masks were removed from the sum with the survivors' shares. */
+  recovered: number;
+  /** Each tab added its share of the central noise before masking: the coordinator never saw a noise-free sum. */
+  distributedNoise: boolean;
+}
+
+/** The run's privacy budget as it stands (central DP only). */
+export interface PrivacyBudget {
+  epsilon: number;
+  delta: number;
+  roundsSpent: number;
+  targetEpsilon: number | null;
+  noiseMultiplier: number;
+  /** C the next round clips to (it moves with adaptive clipping). */
+  clipNorm: number;
+  samplingRate: number;
 }
 
 export interface ClientView {
@@ -177,6 +262,8 @@ export interface RunState {
   paramCount: number;
   clients: ClientView[];
   history: RoundMetrics[];
+  /** ε spent, δ, and the budget; null without central noise. */
+  privacyBudget: PrivacyBudget | null;
   /** Server clock when this state was made: countdowns use deadlineAt − serverNow. */
   serverNow: number;
   /** URLs a participant can open (LAN addresses first when there are any), with the room code in them. */
@@ -194,6 +281,10 @@ export interface ServerToClientEvents {
   'flock:error': (message: string) => void;
   /** The admin switched this tab into (or out of) an attacker; applies from its next round. */
   'participant:attack': (mode: AttackMode) => void;
+  /** Secure aggregation (shared/secagg/): the roster U1, then the shares addressed to this tab with U2, then U3. */
+  'secagg:roster': (roster: RosterWire) => void;
+  'secagg:shares': (forward: ForwardWire) => void;
+  'secagg:unmask': (request: UnmaskWire) => void;
 }
 
 export interface ClientToServerEvents {
@@ -202,6 +293,11 @@ export interface ClientToServerEvents {
   'participant:progress': (progress: TrainingProgress) => void;
   'participant:update': (update: UpdateMessage, ack: (result: UpdateAck) => void) => void;
   'dashboard:join': () => void;
+  /** Secure aggregation's four steps; each is answered with flock:error when refused. */
+  'secagg:keys': (advert: AdvertWire) => void;
+  'secagg:shares': (shares: SharesWire) => void;
+  'secagg:masked-update': (update: MaskedInputWire, ack: (result: UpdateAck) => void) => void;
+  'secagg:reveal': (reveal: RevealWire) => void;
 }
 
 /** Largest non-binary message the coordinator accepts (checked before parsing); weights are checked separately. */

@@ -26,6 +26,19 @@ export const SettingsSchema = Type.Object(
     roundDeadlineMs: int(1_000, 3_600_000, 'a round closes after this long even if tabs are missing'),
     clipNorm: num(0, 1e6, 'L2 clip norm C of each delta (0 = no clipping)'),
     noiseMultiplier: num(0, 1e3, 'Gaussian noise std as a multiple of the sensitivity (needs clipNorm > 0)'),
+    samplingRate: num(0, 1, 'DP (noiseMultiplier > 0): each ready tab takes part in a round independently with this probability q (Poisson sampling)'),
+    population: int(0, 1_000_000, 'DP: tabs the guarantee is about, which sizes the fixed denominator (0 = the tabs that have joined the room)'),
+    dpDelta: Type.Number({ exclusiveMinimum: 0, maximum: 0.1, description: 'DP: δ of the (ε, δ) guarantee' }),
+    targetEpsilon: num(0, 1e4, 'DP: the run ends before a round would take the ε spent past this budget (0 = no budget)'),
+    adaptiveClipping: Type.Boolean({ description: 'clipNorm is only the start: C follows the target quantile of the update norms (Andrew et al. 2021)' }),
+    clipQuantile: num(0, 1, 'adaptive clipping: the fraction of updates C should leave unclipped'),
+    clipLearningRate: num(0, 10, 'adaptive clipping: step η of the geometric update C ← C·exp(−η(b − quantile))'),
+    clipCountNoise: num(0, 1e6, 'adaptive clipping with DP: std σ_b of the noise on the count of unclipped updates (must exceed noiseMultiplier / 2)'),
+    localNoiseMultiplier: num(0, 1e3, 'local DP: each tab clips its delta to clipNorm and adds noise of std z·clipNorm itself before sending (0 = off)'),
+    secureAggregation: Type.Boolean({ description: 'the coordinator learns only the sum of each round\'s updates (pairwise masks, Bonawitz et al. 2017); needs clipNorm > 0' }),
+    secAggThreshold: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'secure aggregation: fraction t/n of the tabs that sent keys needed to unmask (t ≥ 2)' }),
+    secAggStepMs: int(1_000, 600_000, 'secure aggregation: deadline of each key, share and unmask step'),
+    distributedNoise: Type.Boolean({ description: 'secure aggregation with DP: each tab adds its share of the noise before masking, so no one sees a noise-free sum' }),
     clientWeightCap: int(0, 1e9, 'cap on one tab\'s FedAvg weight in examples (0 = no cap)'),
     aggregation: Type.Union(AGGREGATION_RULES.map((r) => Type.Literal(r)), {
       description: 'how updates are combined: fedavg, median, trimmed-mean, krum, multi-krum or norm-bound',
@@ -59,6 +72,19 @@ export const DEFAULT_SETTINGS: Settings = {
   roundDeadlineMs: 60_000,
   clipNorm: 0,
   noiseMultiplier: 0,
+  samplingRate: 1,
+  population: 0,
+  dpDelta: 1e-5,
+  targetEpsilon: 0,
+  adaptiveClipping: false,
+  clipQuantile: 0.5,
+  clipLearningRate: 0.2,
+  clipCountNoise: 1,
+  localNoiseMultiplier: 0,
+  secureAggregation: false,
+  secAggThreshold: 0.6,
+  secAggStepMs: 15_000,
+  distributedNoise: false,
   clientWeightCap: 0,
   aggregation: 'fedavg',
   trimFraction: 0.1,
@@ -104,6 +130,32 @@ function crossFieldProblems(s: Settings): string[] {
   if (s.noiseMultiplier > 0 && s.aggregation !== 'fedavg' && s.aggregation !== 'norm-bound') {
     // The noise is calibrated to one tab's bounded share of a weighted sum; a median or Krum has another sensitivity.
     problems.push(`noiseMultiplier > 0 works with aggregation fedavg or norm-bound, not ${s.aggregation}`);
+  }
+  if (s.localNoiseMultiplier > 0 && s.clipNorm === 0) {
+    problems.push('localNoiseMultiplier > 0 needs clipNorm > 0: each tab calibrates its noise to the clip norm');
+  }
+  if (s.localNoiseMultiplier > 0 && s.noiseMultiplier > 0) {
+    problems.push('localNoiseMultiplier and noiseMultiplier exclude each other: local noise leaves updates unbounded, so central noise calibrated to C would not hold');
+  }
+  if (s.localNoiseMultiplier > 0 && s.adaptiveClipping) {
+    problems.push('adaptiveClipping does not work with local DP: the coordinator cannot tell a noised update\'s norm');
+  }
+  if (s.targetEpsilon > 0 && s.noiseMultiplier === 0) {
+    problems.push('targetEpsilon > 0 needs noiseMultiplier > 0: without central noise no ε is spent or bounded');
+  }
+  if (s.adaptiveClipping && s.clipNorm === 0) problems.push('adaptiveClipping needs clipNorm > 0: the initial clip norm');
+  if (s.adaptiveClipping && s.noiseMultiplier > 0 && !(2 * s.clipCountNoise > s.noiseMultiplier)) {
+    // Andrew et al. 2021: z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2) is real only when 2σ_b > z.
+    problems.push(`adaptiveClipping with noise needs clipCountNoise > noiseMultiplier / 2 (got ${s.clipCountNoise} and ${s.noiseMultiplier})`);
+  }
+  if (s.secureAggregation && s.clipNorm === 0) {
+    problems.push('secureAggregation needs clipNorm > 0: the fixed-point encoding is sized so that clipped updates cannot wrap');
+  }
+  if (s.secureAggregation && s.aggregation !== 'fedavg') {
+    problems.push(`secureAggregation works with aggregation fedavg, not ${s.aggregation}: the coordinator only ever sees the sum`);
+  }
+  if (s.distributedNoise && !(s.secureAggregation && s.noiseMultiplier > 0)) {
+    problems.push('distributedNoise needs secureAggregation and noiseMultiplier > 0');
   }
   return problems;
 }

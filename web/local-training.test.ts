@@ -31,9 +31,16 @@ const global = readFlatWeights(network);
 // so two runs from the same global weights give the same delta up to float rounding.
 const FULL_BATCH = { epochs: 1, batchSize: COUNT, learningRate: 0.1 };
 
-async function deltaOf(examples: ExampleTensors, labels: Uint8Array, attack: AttackMode, round = 1, attackSeed = 7): Promise<Float32Array> {
+async function deltaOf(
+  examples: ExampleTensors,
+  labels: Uint8Array,
+  attack: AttackMode,
+  round = 1,
+  attackSeed = 7,
+  privacy = { clipNorm: 0, localNoiseMultiplier: 0 },
+): Promise<Float32Array> {
   const { delta } = await trainRound(
-    { model: 'mlp', network, examples, labels, global, settings: FULL_BATCH, round, attack, attackSeed },
+    { model: 'mlp', network, examples, labels, global, settings: FULL_BATCH, round, attack, attackSeed, ...privacy },
     () => {},
     () => false,
   );
@@ -97,7 +104,7 @@ test('tensor count stays flat across rounds, whatever the attack', async () => {
     const counts: number[] = [];
     for (const [i, attack] of modes.entries()) {
       await trainRound(
-        { model: 'mlp', network, examples, labels: shard.labels, global, settings: { epochs: 2, batchSize: 16, learningRate: 0.05 }, round: i + 1, attack, attackSeed: 7 },
+        { model: 'mlp', network, examples, labels: shard.labels, global, settings: { epochs: 2, batchSize: 16, learningRate: 0.05 }, round: i + 1, attack, attackSeed: 7, clipNorm: 0, localNoiseMultiplier: 0 },
         () => {},
         () => false,
       );
@@ -120,6 +127,36 @@ test('a gaussian round is seeded by its tab and its round number', async () => {
     assert.ok(maxAbsDifference(first, again) < 1e-3 * maxAbs(first), `off by ${maxAbsDifference(first, again)}`);
     assert.ok(maxAbsDifference(first, other) > 0.1 * maxAbs(first), 'another round should draw other noise');
     assert.ok(maxAbsDifference(first, otherTab) > 0.1 * maxAbs(first), 'another tab should draw other noise in the same round');
+  } finally {
+    disposeExamples(examples);
+  }
+});
+
+test('local DP: the delta that leaves is the honest one clipped to C plus noise of std z·C, fresh every time', async () => {
+  const examples = toExampleTensors('mlp', shard.pixels, shard.labels);
+  try {
+    const honest = await deltaOf(examples, shard.labels, 'none');
+    let norm = 0;
+    for (const v of honest) norm += v * v;
+    norm = Math.sqrt(norm);
+    const clipNorm = norm / 4; // clipping must bite: the honest delta shrinks to a quarter
+    const z = 0.7;
+    const privacy = { clipNorm, localNoiseMultiplier: z };
+    const [first, second] = [await deltaOf(examples, shard.labels, 'none', 1, 7, privacy), await deltaOf(examples, shard.labels, 'none', 1, 7, privacy)];
+    let sum = 0;
+    let sumSq = 0;
+    let same = 0;
+    for (let i = 0; i < first.length; i++) {
+      const noise = first[i] - honest[i] / 4;
+      sum += noise;
+      sumSq += noise * noise;
+      if (first[i] === second[i]) same++;
+    }
+    const std = Math.sqrt(sumSq / first.length - (sum / first.length) ** 2);
+    // ~200k values: the std's sampling error is ~0.16%; 2% catches σ² or √σ for σ = z·C
+    assert.ok(Math.abs(std / (z * clipNorm) - 1) < 0.02, `noise std ${std}, expected ${z * clipNorm}`);
+    assert.ok(Math.abs(sum / first.length) < (5 * z * clipNorm) / Math.sqrt(first.length), 'noise has mean 0: the clipped delta is under it');
+    assert.ok(same < first.length / 1000, `${same} values repeat between two rounds: the noise must not be predictable`);
   } finally {
     disposeExamples(examples);
   }

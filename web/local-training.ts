@@ -8,7 +8,9 @@
 // ?url imports only Vite understands, so local-training.test.ts runs in Node on cpu.
 import * as tf from '@tensorflow/tfjs';
 import { applyDeltaAttack, flipLabels } from '../shared/fl/attacks.ts';
+import { privatizeLocally, type LocalPrivatization } from '../shared/fl/local-dp.ts';
 import { createRng } from '../shared/fl/rng.ts';
+import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { writeFlatWeights } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
 import type { AttackMode } from '../shared/protocol.ts';
@@ -178,12 +180,18 @@ export interface RoundInput {
   attack: AttackMode;
   /** This tab's own seed for the gaussian attack, so two attackers in one round draw different noise. */
   attackSeed: number;
+  /** > 0: the delta is clipped to this norm before it leaves (local DP, secure aggregation). */
+  clipNorm: number;
+  /** Local DP: noise std localNoiseMultiplier · clipNorm per value, added after clipping. */
+  localNoiseMultiplier: number;
 }
 
 export interface RoundOutput {
   /** local − global, or what the attack makes of it: what the tab sends. */
   delta: Float32Array<ArrayBuffer>;
   fit: FitResult;
+  /** What clipping and local noise did; null when the round asked for neither. */
+  privatized: LocalPrivatization | null;
 }
 
 /**
@@ -209,7 +217,10 @@ export async function trainRound(
   const delta = await weightDelta(network, global);
   // Seeded by the tab and the round: the same tab attacks the same way on a rerun of a round.
   applyDeltaAttack(delta, attack, createRng((input.attackSeed ^ Math.imul(round, 0x9e3779b1)) >>> 0));
-  return { delta, fit };
+  // Last: the page code clips and noises whatever it sends, attacked or not. The noise must be
+  // unpredictable (secure-random.ts): a seeded one could be subtracted again by whoever knows the seed.
+  const privatized = input.clipNorm > 0 ? privatizeLocally(delta, input.clipNorm, input.localNoiseMultiplier, createSecureRng()) : null;
+  return { delta, fit, privatized };
 }
 
 function shuffledIndices(count: number): Int32Array {

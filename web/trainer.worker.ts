@@ -94,13 +94,16 @@ async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void>
 
 async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   if (!trainer) throw new Error('train before init');
-  const { job, round, epochs, batchSize, learningRate } = message;
+  const { job, round, epochs, batchSize, learningRate, clipNorm, localNoiseMultiplier } = message;
   if (cancelledJobs.delete(job)) {
     post({ type: 'cancelled', job });
     return;
   }
   if (!Number.isInteger(epochs) || epochs < 1 || !Number.isInteger(batchSize) || batchSize < 1 || !(learningRate > 0 && learningRate < Infinity)) {
     throw new Error(`round ${round}: unusable settings (epochs ${epochs}, batch size ${batchSize}, learning rate ${learningRate})`);
+  }
+  if (!(clipNorm >= 0 && clipNorm < Infinity) || !(localNoiseMultiplier >= 0 && localNoiseMultiplier < Infinity) || (localNoiseMultiplier > 0 && !(clipNorm > 0))) {
+    throw new Error(`round ${round}: unusable privacy settings (clip norm ${clipNorm}, local noise multiplier ${localNoiseMultiplier})`);
   }
   const attack = parseAttackMode(message.attack);
   const global = new Float32Array(message.weights);
@@ -119,6 +122,8 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
         round,
         attack,
         attackSeed: ATTACK_SEED,
+        clipNorm,
+        localNoiseMultiplier,
       },
       (progress) => post({ type: 'progress', job, round, ...progress }),
       () => cancelledJobs.has(job),
@@ -129,7 +134,7 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
     post({ type: 'cancelled', job });
     return;
   }
-  const { delta, fit } = result;
+  const { delta, fit, privatized } = result;
   post(
     {
       type: 'trained',
@@ -139,6 +144,7 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
       numExamples: trainer.examples.count,
       loss: fit.lastEpochLoss,
       examplesPerSec: fit.examplesPerSec,
+      privatized,
       numTensors: tf.memory().numTensors,
     },
     [delta.buffer],

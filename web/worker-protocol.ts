@@ -1,6 +1,7 @@
 // Typed messages between the participant page and its training Web Worker.
 // Weights cross as flat float32 ArrayBuffers (transferred, not copied).
 import type { ModelName } from '../shared/model-spec.ts';
+import type { LocalPrivatization } from '../shared/fl/local-dp.ts';
 import type { AttackMode, BackendName } from '../shared/protocol.ts';
 
 export interface ProbeResult {
@@ -39,6 +40,10 @@ export type ToWorker =
       learningRate: number;
       /** 'none' for an honest tab; otherwise how this round's update is attacked (shared/fl/attacks.ts). */
       attack: AttackMode;
+      /** > 0: clip the delta to this L2 norm before returning it (local DP, secure aggregation). */
+      clipNorm: number;
+      /** Local DP: then add N(0, (z · clipNorm)²) per value, from the secure random source. */
+      localNoiseMultiplier: number;
     }
   /** Stop `job` at its next loss read-back, or skip it if it has not started (a newer round has begun). */
   | { type: 'cancel'; job: number }
@@ -71,6 +76,8 @@ export type FromWorker =
       /** Mean training loss of the last epoch. */
       loss: number;
       examplesPerSec: number;
+      /** What clipping and local noise did to the delta; null when the round asked for neither. */
+      privatized: LocalPrivatization | null;
       /** tf.memory().numTensors after the round: must not grow from round to round. */
       numTensors: number;
     }

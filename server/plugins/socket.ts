@@ -8,7 +8,17 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/pr
 import { encodedByteLength } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
-import { parseJoin, parseProgress, parseReady, parseUpdate, ProtocolError } from '../message-validation.ts';
+import {
+  parseJoin,
+  parseProgress,
+  parseReady,
+  parseSecAggKeys,
+  parseSecAggMasked,
+  parseSecAggReveal,
+  parseSecAggShares,
+  parseUpdate,
+  ProtocolError,
+} from '../message-validation.ts';
 import { boundedParser } from '../limits/bounded-parser.ts';
 import { KeyedRateLimit, TokenBucket } from '../limits/rate-limit.ts';
 import { DEFAULT_LIMITS, RateLimitError, REFUSALS_BEFORE_DISCONNECT, type TransportLimits } from '../limits/transport-limits.ts';
@@ -73,6 +83,13 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
     attackChanged: (connectionId: string, mode: Parameters<ServerToClientEvents['participant:attack']>[0]) =>
       io.to(connectionId).emit('participant:attack', mode),
     connectionReplaced: (connectionId: string) => io.sockets.sockets.get(connectionId)?.disconnect(true),
+    secureRoster: (connectionIds: string[], roster: Parameters<ServerToClientEvents['secagg:roster']>[0]) => {
+      if (connectionIds.length > 0) io.to(connectionIds).emit('secagg:roster', roster);
+    },
+    secureForward: (connectionId: string, forward: Parameters<ServerToClientEvents['secagg:shares']>[0]) => io.to(connectionId).emit('secagg:shares', forward),
+    secureUnmask: (connectionIds: string[], request: Parameters<ServerToClientEvents['secagg:unmask']>[0]) => {
+      if (connectionIds.length > 0) io.to(connectionIds).emit('secagg:unmask', request);
+    },
     stateChanged: () => {
       stateTimer ??= setTimeout(pushState, STATE_THROTTLE_MS);
     },
@@ -165,6 +182,26 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
       }),
     );
 
+    socket.on(
+      'secagg:keys',
+      guarded((raw) => coordinator.advertiseKeys(socket.id, parseSecAggKeys(raw))),
+    );
+    socket.on(
+      'secagg:shares',
+      guarded((raw) => coordinator.submitShares(socket.id, parseSecAggShares(raw))),
+    );
+    socket.on(
+      'secagg:masked-update',
+      guarded((raw, ack) => {
+        coordinator.submitMaskedUpdate(socket.id, parseSecAggMasked(raw, modelSpec(coordinator.settings.model)));
+        if (typeof ack === 'function') ack({ accepted: true });
+      }),
+    );
+    socket.on(
+      'secagg:reveal',
+      guarded((raw) => coordinator.submitReveal(socket.id, parseSecAggReveal(raw))),
+    );
+
     socket.on('dashboard:join', () => {
       socket.data.role = 'dashboard';
       void socket.join(DASHBOARDS);
@@ -183,4 +220,14 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
   });
 }
 
-const KNOWN_EVENTS = new Set(['participant:join', 'participant:ready', 'participant:progress', 'participant:update', 'dashboard:join']);
+const KNOWN_EVENTS = new Set([
+  'participant:join',
+  'participant:ready',
+  'participant:progress',
+  'participant:update',
+  'dashboard:join',
+  'secagg:keys',
+  'secagg:shares',
+  'secagg:masked-update',
+  'secagg:reveal',
+]);

@@ -27,6 +27,11 @@ export function createRng(seed: number): Rng {
     return t >>> 0;
   };
   for (let i = 0; i < 15; i++) nextU32(); // mix the seed in
+  return rngFromBits(nextU32);
+}
+
+/** An Rng over any source of uniform 32-bit words (a seeded generator, or the OS's: secure-random.ts). */
+export function rngFromBits(nextU32: () => number): Rng {
   let spare = NaN;
   const next = () => nextU32() / 4294967296;
   return {

@@ -24,12 +24,18 @@ export interface AggregateOutcome {
   downweighted: string[];
   /** Std of the Gaussian noise added to the aggregate (private-aggregation.ts); absent without noise. */
   noiseStd?: number;
+  /** Updates whose norm was ≤ the clip norm before clipping (adaptive clipping's count); absent without clipping. */
+  unclipped?: number;
 }
 
 /** What a round tells its strategy when it opens: wrappers that draw noise seed it from this. */
 export interface RoundContext {
   round: number;
   seed: number;
+  /** This round's clip norm C, when it differs from the configured one (adaptive clipping). */
+  clipNorm?: number;
+  /** Central DP rounds: the noise std on the sum and the fixed denominator W (dp-fedavg.ts). */
+  privacy?: { noiseStdOnSum: number; expectedWeight: number };
 }
 
 export interface AggregationStrategy {

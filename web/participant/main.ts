@@ -162,6 +162,9 @@ const connection = new Connection(
 const rounds = new RoundRunner({ state, show, connection, trainer: () => session?.trainer ?? null });
 
 connection.socket.on('round:start', (start) => void rounds.run(start));
+connection.socket.on('secagg:roster', (wire) => rounds.onRoster(wire));
+connection.socket.on('secagg:shares', (wire) => rounds.onForwardedShares(wire));
+connection.socket.on('secagg:unmask', (wire) => rounds.onUnmask(wire));
 const drawPanel = createDrawPanel(async (pixels, label) => {
   const trainer = session?.trainer;
   if (!trainer) throw new Error('this tab is still getting ready');

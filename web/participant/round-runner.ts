@@ -4,6 +4,9 @@
 import { modelSpec } from '../../shared/model-spec.ts';
 import type { RoundStart, UpdateAck } from '../../shared/protocol.ts';
 import { decodeWeights, encodeWeights } from '../../shared/wire.ts';
+import { createSecureRng } from '../../shared/fl/secure-random.ts';
+import { SecureUploadSession } from '../../shared/secagg/upload-session.ts';
+import type { ForwardWire, RosterWire, UnmaskWire } from '../../shared/secagg/wire-codec.ts';
 import type { Connection } from './connection.ts';
 import type { TabState } from './tab-state.ts';
 import type { TrainerClient, TrainingJob } from './trainer-client.ts';
@@ -21,8 +24,11 @@ export interface RoundRunnerDeps {
 /** The round this tab is training or uploading. */
 interface CurrentRound {
   round: number;
+  attempt: number;
   global: Float32Array;
   job: TrainingJob;
+  /** Secure aggregation's session for this attempt (its keys are made while the tab trains). */
+  secure: Promise<SecureUploadSession> | null;
 }
 
 export class RoundRunner {
@@ -48,13 +54,23 @@ export class RoundRunner {
       return this.fail(null, `round ${start.round}: the global weights are unusable: ${(error as Error).message}`);
     }
     // Resent after a reconnect: already on it. (Same number, other weights: the coordinator restarted.)
-    if (this.current?.round === start.round && sameValues(this.current.global, global)) return;
+    // A retry of the round is a new attempt: with secure aggregation it needs fresh keys, so it starts over.
+    if (this.current?.round === start.round && this.current.attempt === start.attempt && sameValues(this.current.global, global)) return;
     this.current?.job.cancel();
 
-    const { localEpochs, batchSize, learningRate } = start.config;
+    const { localEpochs, batchSize, learningRate, clipNorm, localNoiseMultiplier } = start.config;
     // The mode in force now: a switch from the dashboard during this round applies from the next.
-    const job = trainer.train({ round: start.round, weights: global, epochs: localEpochs, batchSize, learningRate, attack: state.attack });
-    const current: CurrentRound = { round: start.round, global, job };
+    const job = trainer.train({
+      round: start.round,
+      weights: global,
+      epochs: localEpochs,
+      batchSize,
+      learningRate,
+      attack: state.attack,
+      clipNorm,
+      localNoiseMultiplier,
+    });
+    const current: CurrentRound = { round: start.round, attempt: start.attempt, global, job, secure: start.config.secureAggregation ? this.openSecureSession(start) : null };
     this.current = current;
     state.round = start.round;
     state.status = 'training';
@@ -69,6 +85,7 @@ export class RoundRunner {
     if (result === 'cancelled' || this.current !== current) return;
     state.numTensors = result.numTensors;
     state.examplesPerSec = result.examplesPerSec;
+    state.privatized = result.privatized;
     state.status = 'uploading';
     show();
 
@@ -76,14 +93,22 @@ export class RoundRunner {
     await connection.whenJoined();
     if (this.current !== current) return;
     connection.socket.emit('participant:progress', { round: start.round, epoch: localEpochs, loss: result.loss, uploading: true });
-    const delta = encodeWeights(spec, new Float32Array(result.delta));
     let ack: UpdateAck;
     try {
-      ack = await connection.socket
-        .timeout(UPLOAD_ACK_TIMEOUT_MS)
-        .emitWithAck('participant:update', { round: start.round, numExamples: result.numExamples, loss: result.loss, delta });
-    } catch {
-      return this.fail(current, `round ${start.round}: no answer to the upload within ${UPLOAD_ACK_TIMEOUT_MS / 1000} s (connection lost?)`);
+      if (current.secure) {
+        const session = await current.secure;
+        const withinClipNorm = result.privatized !== null && result.privatized.normBefore <= clipNorm;
+        ack = await session.submit(new Float32Array(result.delta), withinClipNorm, result.loss, createSecureRng());
+        state.secureAggregation = { round: start.round, peers: session.peers };
+      } else {
+        const delta = encodeWeights(spec, new Float32Array(result.delta));
+        ack = await connection.socket
+          .timeout(UPLOAD_ACK_TIMEOUT_MS)
+          .emitWithAck('participant:update', { round: start.round, numExamples: result.numExamples, loss: result.loss, delta });
+      }
+    } catch (error) {
+      const why = error instanceof Error && error.name !== 'Error' ? error.message : `no answer to the upload within ${UPLOAD_ACK_TIMEOUT_MS / 1000} s (connection lost?)`;
+      return this.fail(current, `round ${start.round}: ${why}`);
     }
     // Count the answer even if the next round has started: the coordinator opens it
     // before it acknowledges the update that completed this one.
@@ -97,6 +122,50 @@ export class RoundRunner {
       state.status = ack.accepted ? 'update accepted' : 'update rejected';
     }
     show();
+  }
+
+  // Secure aggregation's messages from the coordinator go to the session of their attempt.
+  onRoster(wire: RosterWire): void {
+    this.withSession(wire, (session) => session.onRoster(wire));
+  }
+
+  onForwardedShares(wire: ForwardWire): void {
+    this.withSession(wire, (session) => session.onForward(wire));
+  }
+
+  onUnmask(wire: UnmaskWire): void {
+    this.withSession(wire, async (session) => session.onUnmask(wire));
+  }
+
+  private withSession(message: { round: number; attempt: number }, step: (session: SecureUploadSession) => Promise<void>): void {
+    const current = this.current;
+    if (!current?.secure) return; // not in a secure round (any more): nothing to answer
+    current.secure
+      .then(async (session) => {
+        if (session.belongsTo(message)) await step(session);
+      })
+      .catch((error: unknown) => this.fail(current, `round ${current.round}: secure aggregation: ${(error as Error).message}`));
+  }
+
+  private openSecureSession(start: RoundStart): Promise<SecureUploadSession> {
+    const { connection, state } = this.deps;
+    const socket = connection.socket;
+    const session = SecureUploadSession.open({
+      clientId: state.clientId ?? '',
+      round: start.round,
+      attempt: start.attempt,
+      transport: {
+        sendKeys: (wire) => socket.emit('secagg:keys', wire),
+        sendShares: (wire) => socket.emit('secagg:shares', wire),
+        sendMasked: (wire) => socket.timeout(UPLOAD_ACK_TIMEOUT_MS).emitWithAck('secagg:masked-update', wire),
+        sendReveal: (wire) => socket.emit('secagg:reveal', wire),
+      },
+    });
+    // Kept before advertising: the roster that answers the keys must find the session.
+    return session.then((s) => {
+      s.advertise();
+      return s;
+    });
   }
 
   /** Shows a failure; the status turns to error only if `failed` is what this tab is doing (null: idle). */

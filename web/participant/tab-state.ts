@@ -1,6 +1,7 @@
 // What this tab knows about itself, in one place: the view renders it, and e2e
 // tests read a frozen copy of it as window.flock.
 import type { ModelName } from '../../shared/model-spec.ts';
+import type { LocalPrivatization } from '../../shared/fl/local-dp.ts';
 import type { AttackMode, BackendName } from '../../shared/protocol.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
 
@@ -48,6 +49,10 @@ export interface TabState {
    * then by the dashboard; each round trains with the mode in force when it starts.
    */
   attack: AttackMode;
+  /** What this tab did to its last update before sending it: clipping, local noise (null: neither). */
+  privatized: LocalPrivatization | null;
+  /** The last round's update went through secure aggregation: how many tabs its masks paired it with. */
+  secureAggregation: { round: number; peers: number } | null;
 }
 
 /** window.flock: read-only, a fresh frozen copy on every read. */
@@ -80,6 +85,8 @@ export function createTabState(): TabState {
     numTensors: null,
     drawnExamples: 0,
     attack: 'none',
+    privatized: null,
+    secureAggregation: null,
   };
   Object.defineProperty(window, 'flock', {
     get: (): FlockTestHook =>

@@ -54,14 +54,23 @@ export class TrainerClient {
   }
 
   /** `attack` defaults to 'none': an honest round (what the benchmark pages train). */
-  train(args: { round: number; weights: Float32Array; epochs: number; batchSize: number; learningRate: number; attack?: AttackMode }): TrainingJob {
+  train(args: {
+    round: number;
+    weights: Float32Array;
+    epochs: number;
+    batchSize: number;
+    learningRate: number;
+    attack?: AttackMode;
+    clipNorm?: number;
+    localNoiseMultiplier?: number;
+  }): TrainingJob {
     const job = this.nextJob++;
     const weights = args.weights.slice().buffer;
     const result = new Promise<Trained | 'cancelled'>((resolve, reject) => {
       this.pendingJobs.set(job, { resolve, reject });
     });
-    const { round, epochs, batchSize, learningRate, attack = 'none' } = args;
-    this.post({ type: 'train', job, round, weights, epochs, batchSize, learningRate, attack }, [weights]);
+    const { round, epochs, batchSize, learningRate, attack = 'none', clipNorm = 0, localNoiseMultiplier = 0 } = args;
+    this.post({ type: 'train', job, round, weights, epochs, batchSize, learningRate, attack, clipNorm, localNoiseMultiplier }, [weights]);
     return {
       result,
       cancel: () => {

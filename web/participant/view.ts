@@ -1,6 +1,6 @@
 // Renders the tab's state into index.html. Everything shown comes from TabState.
 import { ATTACK_LABELS, ATTACK_MEANINGS } from '../../shared/fl/attacks.ts';
-import { formatCount } from '../format.ts';
+import { formatCount, formatStat } from '../format.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
 import type { ConnectionState, TabState, TabStatus } from './tab-state.ts';
 
@@ -52,6 +52,23 @@ function probeRow(result: ProbeResult, chosen: string | null): HTMLTableRowEleme
   return row;
 }
 
+/** What this tab did for privacy to its last update, in a sentence; null when it did nothing. */
+function privacyLine(state: TabState): string | null {
+  const parts: string[] = [];
+  const p = state.privatized;
+  if (p) {
+    parts.push(
+      p.normBefore > p.clippedTo
+        ? `Clipped its update from norm ${formatStat(p.normBefore)} to ${formatStat(p.clippedTo)}`
+        : `Its update (norm ${formatStat(p.normBefore)}) was within the clip norm`,
+    );
+    if (p.noiseStd > 0) parts.push(`added Gaussian noise of std ${formatStat(p.noiseStd)} per value here (local DP)`);
+  }
+  const secure = state.secureAggregation;
+  if (secure) parts.push(`masked it in round ${secure.round} with ${secure.peers} other tabs: the coordinator sees only the sum (secure aggregation)`);
+  return parts.length > 0 ? `This tab: ${parts.join('; ')}.` : null;
+}
+
 export function render(state: TabState): void {
   byId('connection').replaceChildren(badge(state.connection, CONNECTION_TONE[state.connection]));
   byId('status').replaceChildren(badge(state.status, STATUS_TONE[state.status] ?? ''));
@@ -75,6 +92,9 @@ export function render(state: TabState): void {
   attack.dataset.attack = state.attack;
   attack.textContent = `attacker: ${ATTACK_LABELS[state.attack]}`;
   byId('attack-meaning').textContent = `This tab ${ATTACK_MEANINGS[state.attack]}, to test robust aggregation.`;
+  const privacy = privacyLine(state);
+  byId('privacy-line').hidden = privacy === null;
+  byId('privacy-line').textContent = privacy ?? '';
   byId('client-id').textContent = state.clientId ?? '—';
   byId('shard').textContent = state.shardIndex === null ? '—' : `${state.shardIndex + 1} of ${state.shardCount ?? '?'}`;
 }

@@ -1,0 +1,43 @@
+// Local differential privacy: the tab privatizes its own delta before it leaves the page, so the
+// coordinator never sees a clean update. Clip to C, then add N(0, (z·C)²) to every value.
+//
+// The guarantee is per tab and needs no trust in the coordinator. Its neighbouring relation is
+// "any other local dataset" (replace-one), under which two clipped deltas differ by at most 2C:
+// the sensitivity is 2C, so noise z·C is the Gaussian mechanism with multiplier z / 2
+// (localPrivacyMultiplier). The price: the noise does not average away as fast as central noise,
+// the mean of n tabs keeps std z·C·√(Σw²)/Σw per value.
+import { clipToNorm } from './clip.ts';
+import { addGaussianNoise } from './noise.ts';
+import type { Rng } from './rng.ts';
+
+export interface LocalPrivatization {
+  /** ‖Δ‖ as trained, and the norm it was clipped to (min(‖Δ‖, C)). */
+  normBefore: number;
+  clippedTo: number;
+  /** Std per value of the noise added. */
+  noiseStd: number;
+}
+
+/** Clips `delta` to `clipNorm` and adds N(0, (noiseMultiplier · clipNorm)²) per value, in place. */
+export function privatizeLocally(delta: Float32Array, clipNorm: number, noiseMultiplier: number, rng: Rng): LocalPrivatization {
+  if (!(clipNorm > 0)) throw new RangeError(`local DP needs a clip norm > 0, got ${clipNorm}`);
+  if (!(noiseMultiplier >= 0) || !Number.isFinite(noiseMultiplier)) throw new RangeError(`noise multiplier must be >= 0, got ${noiseMultiplier}`);
+  const { norm } = clipToNorm(delta, clipNorm);
+  const noiseStd = noiseMultiplier * clipNorm;
+  addGaussianNoise(delta, noiseStd, rng);
+  return { normBefore: norm, clippedTo: Math.min(norm, clipNorm), noiseStd };
+}
+
+/** The Gaussian-mechanism multiplier of local noise z·C under replace-one adjacency (sensitivity 2C). */
+export const localPrivacyMultiplier = (noiseMultiplier: number) => noiseMultiplier / 2;
+
+/** Std per value of the tabs' local noise once in the weighted mean: σ·√(Σw²)/Σw. */
+export function localNoiseStdOnMean(noiseStdPerTab: number, weights: readonly number[]): number {
+  let total = 0;
+  let squares = 0;
+  for (const w of weights) {
+    total += w;
+    squares += w * w;
+  }
+  return total > 0 ? (noiseStdPerTab * Math.sqrt(squares)) / total : 0;
+}
