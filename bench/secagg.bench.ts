@@ -5,7 +5,9 @@
 //   share     per tab: fresh keys + advertise + shareKeys (Shamir of b and s_sk, n − 1 ECDH + AES-GCM)
 //   receive   per tab: receiveShares (n − 1 AES-GCM decryptions; the keys are kept from shareKeys)
 //   mask      per tab: maskInput (n − 1 ECDH, then n AES-256-CTR streams of 4P bytes added mod 2³²)
-//   unmask    coordinator: reveals in, Shamir reconstruction of n secrets, |U3| + |U3| · 1 streams off the sum
+//   unmask    coordinator: U3 out, reveals in (reveal() itself is a lookup), Shamir reconstruction
+//             of n secrets, |U3| self masks and |U3| pairwise masks of the dropped tab off the sum;
+//             not the summing of masked inputs as they arrive, which plain FedAvg does too
 //   bytes     per surviving tab: everything it sends and receives for secure aggregation beyond its
 //             4P-byte update, as Socket.IO encodes it (JSON text + binary attachments; not counted:
 //             engine.io's one type byte and the WebSocket frame headers, ~2–10 bytes per part)
@@ -142,7 +144,7 @@ async function oneRound(tabCount: number, params: number): Promise<BenchRow[]> {
     { name: `secagg ${label}: receiveShares, mean per tab`, figure: mean(receiveSeconds), unit: 's', target: RECEIVE_TARGET_SECONDS, targetIs: 'atMost' },
     { name: `secagg ${label}: maskInput, mean per tab`, figure: mean(maskSeconds), unit: 's', target: scaledTarget(MASK_SECONDS_AT_50_BY_1M, tabCount, params, 0.1), targetIs: 'atMost' },
     { name: `secagg ${label}: coordinator unmask (1 tab recovered)`, figure: unmaskSeconds, unit: 's', target: scaledTarget(UNMASK_SECONDS_AT_50_BY_1M, tabCount, params, 0.5), targetIs: 'atMost' },
-    { name: `secagg ${label}: extra bytes per tab, sent + received`, figure: bytesPerTab, unit: 'B', target: BYTES_PER_MEMBER_TARGET * tabCount, targetIs: 'atMost' },
+    { name: `secagg ${label}: extra bytes per surviving tab, sent + received`, figure: bytesPerTab, unit: 'B', target: BYTES_PER_MEMBER_TARGET * tabCount, targetIs: 'atMost' },
   ];
 }
 

@@ -9,6 +9,9 @@
 //   A_α = E_{x~μ0}[(μ(x)/μ0(x))^α] = E_{x~μ0}[(1 − q + q·r(x))^α],  r(x) = e^{(2x − 1)/(2z²)}.
 // RDP composes by adding up per order, so T identical steps are (α, T·ρ(α))-RDP, and
 // (ε, δ) is the best conversion over a grid of orders.
+//
+// The amplification by q < 1 holds only if every client really is in each round independently
+// with probability q, whoever answers (room.ts samples so); q = 1 charges the plain Gaussian mechanism.
 
 /** δ used when none is given: well below 1/(number of clients) for any realistic room. */
 export const DEFAULT_DP_DELTA = 1e-5;
@@ -97,11 +100,11 @@ function logAddExp(a: number, b: number): number {
   return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
 }
 
-/** log(e^a − e^b) for a > b. */
+/** log(e^a − e^b) for a > b; log1p when e^{b−a} is small, or log(1 − 1e-17) would round to 0 or −1.1e-16. */
 function logSubExp(a: number, b: number): number {
   if (b === -Infinity) return a;
   if (!(a > b)) throw new Error(`accountant: log-space subtraction went negative (${a} − ${b}); this is a bug, please report q and z`);
-  return a + Math.log(-Math.expm1(b - a));
+  return a + (b - a < -Math.LN2 ? Math.log1p(-Math.exp(b - a)) : Math.log(-Math.expm1(b - a)));
 }
 
 /** log(e^x − 1) for x > 0: past x = 40, e^−x is below the rounding of x. */
@@ -114,7 +117,7 @@ function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
-// ---- log erfc, needed far into the tail where erfc itself underflows (erfc(27) < 1e-308) ----
+// ---- log Φ, needed far into the tail where Φ itself underflows (Φ(−38) < 1e-308) ----
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
@@ -153,10 +156,16 @@ function erfcx(x: number): number {
   return (TWO_OVER_SQRT_PI * x) / f;
 }
 
-/** log erfc(x) for any real x, without underflow. */
-function logErfc(x: number): number {
-  if (x >= 0) return -x * x + Math.log(erfcx(x));
-  return Math.log(2 - Math.exp(-x * x) * erfcx(-x)); // erfc(x) = 2 − erfc(−x), in [1, 2]
+/**
+ * log Φ(t), Φ the standard normal CDF, for any real t: Φ(t) = erfc(−t/√2)/2. Far left it would
+ * underflow, so it goes through e^{x²}·erfc(x); right of 0 it is log(1 − tiny), taken by log1p so
+ * that the tiny part keeps its digits (log(2 − tiny) − log 2 would round it away, and with it
+ * most of a small-q RDP).
+ */
+function logNormalCdf(t: number): number {
+  const x = -t / Math.SQRT2;
+  if (x >= 0) return -x * x + Math.log(erfcx(x) / 2);
+  return Math.log1p(-Math.exp(-x * x) * erfcx(-x) / 2); // Φ(t) = 1 − Φ(−t)
 }
 
 // ---- log A_α ----
@@ -183,7 +192,6 @@ function logAMinusOneInteger(q: number, z: number, alpha: number): number {
   return sum;
 }
 
-const LN_HALF = Math.log(0.5);
 /** Terms of the alternating tail summed by Cohen–Villegas–Zagier: error ≤ 2/(3 + √8)^22 ≈ 3e-17 of the tail. */
 const ALTERNATING_TERMS = 22;
 const CVZ_D = (() => {
@@ -198,7 +206,7 @@ const CVZ_D = (() => {
  * split at x0 and the other side is expanded in powers of 1/s:
  *   A_α = Σ_i C(α,i) q^i (1−q)^{α−i} e^{(i²−i)/(2z²)} Φ((x0 − i)/z)          (x < x0)
  *       + Σ_i C(α,i) q^{α−i} (1−q)^i e^{(j²−j)/(2z²)} Φ((j − x0)/z),  j = α − i  (x ≥ x0),
- * with Φ(t) = erfc(−t/√2)/2 (the Gaussian integrals over each half-line).
+ * with Φ the standard normal CDF (the Gaussian integrals over each half-line).
  *
  * Stopping rule. C(α,i) > 0 up to i = ⌈α⌉; from n0 = ⌈α⌉ + 1 on it alternates in sign, and the
  * terms shrink only like i^−(α+2): summed one by one, TF Privacy needs thousands of them when z is
@@ -207,21 +215,20 @@ const CVZ_D = (() => {
  * integral is (1−q)^α·∫_{x<x0} s(x)^i dμ0 with s < 1, the second's the same with 1/s on x ≥ x0,
  * and products and sums of moment sequences are moment sequences. For exactly such alternating
  * sums the algorithm of Cohen, Rodriguez Villegas & Zagier 2000 ("Convergence acceleration of
- * alternating series", Algorithm 1 and Proposition 1) is within 2/(3 + √8)^n of the sum using n
- * terms; n = 22 puts the truncation below double rounding. So: ⌈α⌉ + 1 positive terms, then 22.
+ * alternating series", Algorithm 1 and Proposition 1) errs by at most 2/(3 + √8)^n of the first
+ * term using n terms; n = 22 puts that below double rounding. So: ⌈α⌉ + 1 positive terms, then 22.
  */
 function logAFractional(q: number, z: number, alpha: number): number {
   const logQ = Math.log(q);
   const log1mQ = Math.log1p(-q);
   const twoZ2 = 2 * z * z;
-  const sqrt2Z = Math.SQRT2 * z;
   const x0 = z * z * (log1mQ - logQ) + 0.5;
   /** log of the two series' i-th terms without the sign of C(α,i), given log |C(α,i)|. */
   const logTerm = (i: number, logAbsBinomial: number): number => {
     const j = alpha - i;
-    const logS0 = i * logQ + j * log1mQ + (i * i - i) / twoZ2 + logErfc((i - x0) / sqrt2Z);
-    const logS1 = j * logQ + i * log1mQ + (j * j - j) / twoZ2 + logErfc((x0 - j) / sqrt2Z);
-    return logAbsBinomial + LN_HALF + logAddExp(logS0, logS1);
+    const logS0 = i * logQ + j * log1mQ + (i * i - i) / twoZ2 + logNormalCdf((x0 - i) / z);
+    const logS1 = j * logQ + i * log1mQ + (j * j - j) / twoZ2 + logNormalCdf((j - x0) / z);
+    return logAbsBinomial + logAddExp(logS0, logS1);
   };
   const n0 = Math.ceil(alpha) + 1;
   let logAbsBinomial = 0; // log |C(α, 0)|
@@ -254,9 +261,9 @@ function rdpOfStep(q: number, z: number, alpha: number): number {
   if (z === 0) return Infinity;
   if (q === 1) return alpha / (2 * z * z); // the plain Gaussian mechanism
   if (Number.isInteger(alpha)) return softplus(logAMinusOneInteger(q, z, alpha)) / (alpha - 1);
-  // A_α ≥ 1 (Rényi divergences are ≥ 0), but a sum that comes to 1 + tiny rounds at ~1e-16: a
-  // tiny ρ (q ≲ 1e-4, or z ≳ 20) is exact to ~1e-16/(α − 1) absolute, not relative, and can round
-  // below 0. In ε that is T·1e-16/(α − 1), invisible; the integer orders keep full relative accuracy.
+  // A_α ≥ 1 (Rényi divergences are ≥ 0), but the series' first terms cancel to 1 + tiny: the
+  // fractional orders are exact to ~1e-9 relative down to ρ ≈ 1e-12 and to ~1e-19 absolute below
+  // (q = 1e-6, z = 50: ρ = 2e-16 ± 1e-19). Should rounding ever cross 0, 0 is the true bound.
   return Math.max(0, logAFractional(q, z, alpha)) / (alpha - 1);
 }
 
@@ -272,8 +279,8 @@ export function sampledGaussianRdp(args: { samplingRate: number; noiseMultiplier
   return rdpOfStep(q, z, order);
 }
 
-// The per-step RDP at every order costs a few milliseconds (the fractional series), and the
-// same (q, z) comes back every round (the ledger) and in every bisection step of a plan.
+// The per-step RDP at all orders costs ~5 ms (half the binomial sums up to α = 1024, half the
+// fractional series), and the same (q, z) comes back every round (the ledger) and in a plan.
 // A memo of a pure function: results are the same with or without it.
 const STEP_RDP_CACHE_SIZE = 256;
 const stepRdpCache = new Map<string, Float64Array>();
@@ -336,6 +343,8 @@ export function epsilonSpent(args: { spends: readonly PrivacySpend[]; delta: num
 
 /** Largest noise multiplier tried: a budget that needs more noise than this is not a plan. */
 const MAX_NOISE_MULTIPLIER = 1e3;
+/** Smallest one: a budget that even this keeps (ε in the thousands) gets this, not a search towards 0. */
+const MIN_NOISE_MULTIPLIER = 1e-6;
 /** Bisection stops when the bracket is this narrow relative to its top: below the 1e-3 promised. */
 const NOISE_RELATIVE_PRECISION = 5e-4;
 
@@ -343,7 +352,9 @@ const NOISE_RELATIVE_PRECISION = 5e-4;
  * Smallest noise multiplier z whose ε after `rounds` steps at rate q stays ≤ targetEpsilon, by
  * bisection (like Opacus's get_noise_multiplier). The answer errs on the safe side: ε(z) ≤ target,
  * and ε(z·(1 − 5e-4)) > target. ε(z) falls as z grows (every order's RDP does), so bisection is sound.
- * Returns 0 when nothing is spent (q = 0 or rounds = 0). Throws RangeError if even z = 1000 spends more.
+ * Returns 0 when nothing is spent (q = 0 or rounds = 0); a budget that even z ≈ 1e-6 keeps (ε in
+ * the thousands) gets that z, safe but not the smallest.
+ * Throws RangeError if even z = 1000 spends more.
  */
 export function noiseMultiplierFor(args: {
   samplingRate: number;
@@ -372,8 +383,9 @@ export function noiseMultiplierFor(args: {
   let low = 0.5;
   if (fits(high)) {
     while (fits(low)) {
+      if (low <= MIN_NOISE_MULTIPLIER) return low;
       high = low;
-      low /= 2; // ε → ∞ as z → 0, so this ends
+      low /= 2;
     }
   } else {
     low = high;

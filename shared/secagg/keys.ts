@@ -2,10 +2,11 @@
 // of every round, made by WebCrypto; the private scalar of s leaves WebCrypto only to be Shamir
 // shared, and comes back into it only at the coordinator, reconstructed, for a tab that dropped.
 //
-// Every symmetric key comes out of HKDF-SHA256 whose `info` names what it is for: protocol version, round, attempt, purpose and the client ids it belongs to. So a key cannot
-// serve two purposes, two pairs, or two attempts: a share ciphertext or a key advert replayed from
-// another round or attempt, or moved to another pair, decrypts under a different key and fails
-// AES-GCM's authentication. Pairs use their ids in sorted order, the same from either end.
+// Every symmetric key comes out of HKDF-SHA256 whose `info` names what it is for: protocol
+// version, round, attempt, purpose and the client ids it belongs to. So no key serves two purposes,
+// two pairs or two attempts: a share ciphertext or a key advert replayed from another round or
+// attempt, or moved to another pair, meets a different key and fails AES-GCM's authentication.
+// A pair's ids go in sorted order, so both ends derive the same key.
 import { asciiToBytes } from '@noble/curves/utils.js';
 import { base64UrlToBytes, bytesToBase64Url } from './base64url.ts';
 import { PUBLIC_KEY_BYTES } from './messages.ts';

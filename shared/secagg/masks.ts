@@ -2,7 +2,7 @@
 // The PRG is AES-256-CTR's keystream (WebCrypto's AES-CTR encryption of zeros), read as
 // little-endian uint32s: a cryptographic PRG, as the masks must be. A vector masked with a weak
 // generator, or one seeded with 32 bits, could be unmasked by anyone who finds its state.
-// Every key masks one vector once (key-derivation.ts binds it to the round and attempt), so the
+// Every key masks one vector once (keys.ts binds it to the round and attempt), so the
 // counter block can start at zero.
 import { assertLittleEndian } from '../wire.ts';
 import { webCrypto, type WebCryptoKey } from './web-crypto.ts';
@@ -23,11 +23,36 @@ export async function maskStream(key: WebCryptoKey, length: number): Promise<Uin
   return new Uint32Array(stream);
 }
 
-/** target += sign · mask(key), mod 2³² (a Uint32Array store wraps by itself). */
-export async function addMask(target: Uint32Array, key: WebCryptoKey, sign: 1 | -1): Promise<void> {
-  const mask = await maskStream(key, target.length);
-  if (sign === 1) for (let i = 0; i < target.length; i++) target[i] += mask[i];
-  else for (let i = 0; i < target.length; i++) target[i] -= mask[i];
+export interface SignedMask {
+  key: WebCryptoKey;
+  sign: 1 | -1;
+}
+
+/**
+ * Streams expanded ahead of the one being added: WebCrypto encrypts off the main thread, so the
+ * next stream is made while this one is added. Two ahead keeps both cores busy and holds at most
+ * three streams (3 × 4P bytes) at a time.
+ */
+const STREAMS_AHEAD = 2;
+
+/** target += Σ sign · mask(key), mod 2³² (a Uint32Array store wraps by itself). */
+export async function addMasks(target: Uint32Array, masks: readonly SignedMask[]): Promise<void> {
+  const pending: Promise<Uint32Array>[] = [];
+  let started = 0;
+  const startNext = () => {
+    if (started === masks.length) return;
+    const stream = maskStream(masks[started++].key, target.length);
+    // Awaited in order below; until then a failure of a stream made ahead is not "unhandled".
+    stream.catch(() => undefined);
+    pending.push(stream);
+  };
+  for (let k = 0; k < STREAMS_AHEAD; k++) startNext();
+  for (const { sign } of masks) {
+    const mask = await pending.shift()!;
+    startNext();
+    if (sign === 1) for (let i = 0; i < target.length; i++) target[i] += mask[i];
+    else for (let i = 0; i < target.length; i++) target[i] -= mask[i];
+  }
 }
 
 /**

@@ -18,7 +18,7 @@ export const GCM_IV_BYTES = 12;
 const GCM_TAG_BYTES = 16;
 /** iv ‖ AES-GCM(share of b ‖ share of s_sk) ‖ tag: 12 + 33 + 33 + 16 = 94. */
 export const SHARE_CIPHERTEXT_BYTES = GCM_IV_BYTES + 2 * SHARE_BYTES + GCM_TAG_BYTES;
-/** Client ids go into key derivations as ASCII (key-derivation.ts); the coordinator's are 12 hex digits. */
+/** Client ids go into key derivations as ASCII (keys.ts); the coordinator's are 12 hex digits. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
 const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN, maxLength: 64 });

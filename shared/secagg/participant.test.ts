@@ -154,3 +154,11 @@ test('steps in the wrong order are refused', async () => {
   await assert.rejects(tab.maskInput(new Uint32Array(4)), isSecAggError(/^round 1 attempt 1: cannot mask its input now: that step follows "received", and this tab is at "advertised"/));
   await assert.rejects(tab.receiveShares({ round: 1, attempt: 1, shared: [], shares: [] }), isSecAggError(/cannot receive shares now/));
 });
+
+test('a second roster while the first is still being shared is refused, not shared twice', async () => {
+  const { tabs, roster } = await advertiseAll(IDS);
+  const message = { round: 1, attempt: 1, threshold: 3, clients: roster };
+  const first = tabs.get('tab-a')!.shareKeys(message);
+  await assert.rejects(tabs.get('tab-a')!.shareKeys(message), isSecAggError(/cannot share its keys while it is still busy to share its keys: one message at a time/));
+  assert.equal((await first).shares.length, 4);
+});

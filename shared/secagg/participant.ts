@@ -6,14 +6,14 @@
 //
 // A participant serves one attempt and moves through its steps once. After any error it refuses
 // everything: the tab takes part again in the next attempt, with a new participant and new keys.
+import { equalBytes } from '@noble/curves/utils.js';
 import { exportPrivateScalar, generateKeyPair, importPublicKey, pairwiseMaskKey, selfMaskKey, shareEncryptionKey, sharesAdditionalData, type EcdhKeyPair } from './keys.ts';
-import { addMask, pairwiseSign } from './masks.ts';
+import { addMasks, pairwiseSign } from './masks.ts';
 import { GCM_IV_BYTES, SHARE_CIPHERTEXT_BYTES, type EncryptedShares, type ForwardedSharesMessage, type KeyAdvert, type Reveal, type RosterEntry, type RosterMessage, type UnmaskRequest } from './messages.ts';
 import { checkRoster } from './roster.ts';
 import { attemptLabel, SecAggError, type SecAggAttempt } from './secagg-error.ts';
 import { SECRET_BYTES, SHARE_BYTES, shareSecret } from './shamir.ts';
 import { randomBytes, webCrypto, type WebCryptoKey } from './web-crypto.ts';
-import { equalBytes } from '@noble/curves/utils.js';
 
 /** What this tab holds of one tab's two secrets (its own included): the share values at x = its index + 1. */
 interface HeldShares {
@@ -44,6 +44,8 @@ type State =
   | ({ step: 'received' } & AfterRoster & AfterShares)
   | ({ step: 'masked' } & AfterShares)
   | ({ step: 'revealed' } & AfterShares & { survivors: string[]; answer: Reveal })
+  /** In the middle of an asynchronous step: a second message meanwhile (a resent roster, say) must not start it twice. */
+  | { step: 'busy'; doing: string }
   | { step: 'failed'; why: string };
 
 type Step = State['step'];
@@ -133,6 +135,7 @@ export class SecAggParticipant {
   async receiveShares(forwarded: ForwardedSharesMessage): Promise<void> {
     return this.step('shared', 'receive shares', async ({ roster, seed, shareKeys, own }) => {
       this.checkAttempt('forwarded shares', forwarded);
+      if (!Array.isArray(forwarded.shares)) throw new SecAggError(`${this.label}: forwarded shares without a list of shares`);
       const shared = this.checkSubset('U2 (the tabs that sent shares)', forwarded.shared, roster.clients.map((e) => e.clientId), roster.threshold, 'sent their shares');
       const expected = new Set(shared.filter((id) => id !== this.clientId));
       const senders = new Set<string>();
@@ -146,9 +149,11 @@ export class SecAggParticipant {
       const subtle = webCrypto().subtle;
       await Promise.all(
         forwarded.shares.map(async ({ from, ciphertext }) => {
+          if (!(ciphertext instanceof Uint8Array) || ciphertext.length !== SHARE_CIPHERTEXT_BYTES) {
+            throw new SecAggError(`${this.label}: the shares from ${from} are not ${SHARE_CIPHERTEXT_BYTES} bytes in a Uint8Array`);
+          }
           let plaintext: Uint8Array;
           try {
-            if (ciphertext.length !== SHARE_CIPHERTEXT_BYTES) throw new Error(`${ciphertext.length} bytes, ${SHARE_CIPHERTEXT_BYTES} expected`);
             const additionalData = sharesAdditionalData(this.at, from, this.clientId);
             const iv = ciphertext.subarray(0, GCM_IV_BYTES);
             plaintext = new Uint8Array(await subtle.decrypt({ name: 'AES-GCM', iv, additionalData }, shareKeys.get(from)!, ciphertext.subarray(GCM_IV_BYTES)));
@@ -171,13 +176,18 @@ export class SecAggParticipant {
    */
   async maskInput(plain: Uint32Array): Promise<Uint32Array> {
     return this.step('received', 'mask its input', async ({ roster, seed, shared, held }) => {
-      const masked = plain.slice();
-      await addMask(masked, await selfMaskKey(this.at, this.clientId, seed), 1);
       const peers = shared.filter((id) => id !== this.clientId);
       const publicOf = new Map(roster.clients.map((e) => [e.clientId, e.sPublicKey]));
-      // Keys are small: derive them all at once; streams are 4 bytes per parameter: one at a time.
-      const keys = await Promise.all(peers.map(async (v) => pairwiseMaskKey(this.at, this.clientId, v, this.s.privateKey, await importPublicKey(publicOf.get(v)!))));
-      for (let k = 0; k < peers.length; k++) await addMask(masked, keys[k], pairwiseSign(this.clientId, peers[k]));
+      // Keys are small: all derived at once; streams are 4 bytes per parameter: a few at a time (addMasks).
+      const masks = await Promise.all([
+        selfMaskKey(this.at, this.clientId, seed).then((key) => ({ key, sign: 1 as const })),
+        ...peers.map(async (v) => ({
+          key: await pairwiseMaskKey(this.at, this.clientId, v, this.s.privateKey, await importPublicKey(publicOf.get(v)!)),
+          sign: pairwiseSign(this.clientId, v),
+        })),
+      ]);
+      const masked = plain.slice();
+      await addMasks(masked, masks);
       seed.fill(0); // b is no longer needed; only its shares are, spread over the tabs
       this.state = { step: 'masked', roster, shared, held };
       return masked;
@@ -244,13 +254,17 @@ export class SecAggParticipant {
     return ids.slice();
   }
 
-  /** Runs one step, given the state it follows, if that is where this participant is; any error ends it. */
+  /**
+   * Runs one step, given the state it follows, if that is where this participant is; the step sets
+   * the next state when it is done. Any error ends the participant.
+   */
   private async step<S extends Step, T>(after: S, what: string, run: (state: AtStep<S>) => Promise<T>): Promise<T> {
     const state = this.requireStep(after, what);
+    this.state = { step: 'busy', doing: what };
     try {
       return await run(state);
     } catch (error) {
-      throw this.fail(error);
+      throw this.fail(error, state);
     }
   }
 
@@ -259,19 +273,21 @@ export class SecAggParticipant {
     try {
       return run(state);
     } catch (error) {
-      throw this.fail(error);
+      throw this.fail(error, state);
     }
   }
 
   private requireStep<S extends Step>(after: S, what: string): AtStep<S> {
     const state = this.state;
     if (state.step === 'failed') throw new SecAggError(`${this.label}: cannot ${what}: this tab already left the attempt (${state.why})`);
+    if (state.step === 'busy') throw new SecAggError(`${this.label}: cannot ${what} while it is still busy to ${state.doing}: one message at a time`);
     if (state.step !== after) throw new SecAggError(`${this.label}: cannot ${what} now: that step follows "${after}", and this tab is at "${state.step}"`);
     return state as AtStep<S>;
   }
 
-  private fail(error: unknown): unknown {
-    if (this.state.step === 'shared' || this.state.step === 'received') this.state.seed.fill(0);
+  /** Ends the participant; `from` is the state the failed step started in (its seed is wiped). */
+  private fail(error: unknown, from: State = this.state): unknown {
+    if (from.step === 'shared' || from.step === 'received') from.seed.fill(0);
     this.state = { step: 'failed', why: error instanceof Error ? error.message : String(error) };
     return error;
   }

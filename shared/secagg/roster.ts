@@ -31,6 +31,7 @@ const keyOf = (raw: Uint8Array) => bytesToNumberBE(raw).toString(16);
  */
 export function checkRoster(at: SecAggAttempt, roster: readonly RosterEntry[], threshold: number): void {
   const label = attemptLabel(at);
+  if (!Array.isArray(roster)) throw new SecAggError(`${label}: the roster is not a list`);
   if (roster.length > MAX_SECAGG_CLIENTS) throw new SecAggError(`${label}: roster of ${roster.length} tabs, at most ${MAX_SECAGG_CLIENTS}`);
   if (!Number.isInteger(threshold) || threshold < minimumThreshold(roster.length) || threshold > roster.length) {
     throw new SecAggError(
@@ -44,7 +45,7 @@ export function checkRoster(at: SecAggAttempt, roster: readonly RosterEntry[], t
       throw new SecAggError(`${label}: roster not sorted by clientId, or ${entry.clientId} is in it twice`);
     }
     for (const raw of [entry.cPublicKey, entry.sPublicKey]) {
-      if (!(raw instanceof Uint8Array) || !isValidPoint(raw)) throw new SecAggError(`${label}: ${entry.clientId}'s key in the roster is not an uncompressed P-256 point`);
+      if (!(raw instanceof Uint8Array) || !isValidPoint(raw)) throw new SecAggError(`${label}: ${entry.clientId}'s key in the roster is not an uncompressed P-256 point (65 bytes in a Uint8Array)`);
       const key = keyOf(raw);
       if (keys.has(key)) throw new SecAggError(`${label}: ${entry.clientId}'s key appears twice in the roster`);
       keys.add(key);

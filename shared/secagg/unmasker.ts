@@ -8,7 +8,7 @@
 import { p256 } from '@noble/curves/nist.js';
 import { equalBytes } from '@noble/curves/utils.js';
 import { importPrivateScalar, importPublicKey, pairwiseMaskKey, selfMaskKey } from './keys.ts';
-import { addMask, pairwiseSign } from './masks.ts';
+import { addMasks, pairwiseSign, type SignedMask } from './masks.ts';
 import type { Reveal, RosterEntry, UnmaskRequest } from './messages.ts';
 import { checkRoster } from './roster.ts';
 import { attemptLabel, SecAggError, type SecAggAttempt } from './secagg-error.ts';
@@ -133,15 +133,16 @@ export class SecureSumUnmasker {
       return { v, scalar, advertised };
     });
 
-    const sum = this.maskedSum.slice();
-    for (const { u, seed } of seeds) await addMask(sum, await selfMaskKey(this.at, u, seed), -1);
+    const survivorKeys = await Promise.all(survivors.map((u) => importPublicKey(this.entryOf.get(u)!.entry.sPublicKey)));
+    const masks: SignedMask[] = await Promise.all(seeds.map(async ({ u, seed }) => ({ key: await selfMaskKey(this.at, u, seed), sign: -1 as const })));
     for (const { v, scalar, advertised } of keys) {
       const privateKey = await importPrivateScalar(scalar, advertised);
-      for (const u of survivors) {
-        const key = await pairwiseMaskKey(this.at, u, v, privateKey, await importPublicKey(this.entryOf.get(u)!.entry.sPublicKey));
-        await addMask(sum, key, pairwiseSign(u, v) === 1 ? -1 : 1); // takes off what u added
-      }
+      const pairwise = await Promise.all(survivors.map((u, k) => pairwiseMaskKey(this.at, u, v, privateKey, survivorKeys[k])));
+      // u added sign(u, v) · PRG(s_uv): take it off again
+      survivors.forEach((u, k) => masks.push({ key: pairwise[k], sign: pairwiseSign(u, v) === 1 ? -1 : 1 }));
     }
+    const sum = this.maskedSum.slice();
+    await addMasks(sum, masks);
     return { sum, survivors: survivors.slice(), recovered: dropped, revealedBy };
   }
 

@@ -33,6 +33,8 @@ interface CurrentRound {
 
 export class RoundRunner {
   private current: CurrentRound | null = null;
+  /** The latest secure-aggregation session: it outlives the upload, since the reveal comes after the ack. */
+  private secure: { round: number; session: Promise<SecureUploadSession> } | null = null;
 
   constructor(private readonly deps: RoundRunnerDeps) {}
 
@@ -86,6 +88,7 @@ export class RoundRunner {
     state.numTensors = result.numTensors;
     state.examplesPerSec = result.examplesPerSec;
     state.privatized = result.privatized;
+    window.flockLastUpdate = { round: start.round, delta: new Float32Array(result.delta.slice(0)) };
     state.status = 'uploading';
     show();
 
@@ -138,13 +141,16 @@ export class RoundRunner {
   }
 
   private withSession(message: { round: number; attempt: number }, step: (session: SecureUploadSession) => Promise<void>): void {
-    const current = this.current;
-    if (!current?.secure) return; // not in a secure round (any more): nothing to answer
-    current.secure
+    const secure = this.secure;
+    if (!secure) return; // not in a secure round: nothing to answer
+    secure.session
       .then(async (session) => {
         if (session.belongsTo(message)) await step(session);
       })
-      .catch((error: unknown) => this.fail(current, `round ${current.round}: secure aggregation: ${(error as Error).message}`));
+      .catch((error: unknown) => {
+        const current = this.current?.round === secure.round ? this.current : null;
+        this.fail(current, `round ${secure.round}: secure aggregation: ${(error as Error).message}`);
+      });
   }
 
   private openSecureSession(start: RoundStart): Promise<SecureUploadSession> {
@@ -162,10 +168,12 @@ export class RoundRunner {
       },
     });
     // Kept before advertising: the roster that answers the keys must find the session.
-    return session.then((s) => {
+    const advertised = session.then((s) => {
       s.advertise();
       return s;
     });
+    this.secure = { round: start.round, session: advertised };
+    return advertised;
   }
 
   /** Shows a failure; the status turns to error only if `failed` is what this tab is doing (null: idle). */

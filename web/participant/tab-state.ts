@@ -61,6 +61,12 @@ export type FlockTestHook = Readonly<TabState & { connected: boolean }>;
 declare global {
   interface Window {
     readonly flock: FlockTestHook;
+    /**
+     * The last update as this tab computed it (clipped, before any masking), kept on the page
+     * only, for e2e tests to check what the coordinator made of it. Never sent anywhere as is
+     * when secure aggregation is on.
+     */
+    flockLastUpdate?: { round: number; delta: Float32Array };
   }
 }
 
