@@ -414,14 +414,22 @@ test('DP: Poisson sampling takes each ready tab with probability q, and a round 
   for (const id of ids) t.addTab(id);
   t.controller.start();
   let sampled = 0;
-  for (let round = 1; round <= 40; round++) {
+  const answered = new Set<number>();
+  for (let step = 0; step < 200 && t.controller.running; step++) {
     const { ids: selected, start } = t.starts.at(-1)!;
-    assert.equal(start.round, round, 'every round is a new round: none retried for too few answers');
-    sampled += selected.length;
-    for (const id of selected) t.controller.acceptUpdate(id, update(round, 100), filled(0.01));
+    if (!answered.has(start.round)) {
+      assert.equal(start.attempt, 1, 'no round is retried for too few answers');
+      answered.add(start.round);
+      sampled += selected.length; // a round that sampled no one closes by itself, with noise only
+      for (const id of selected) t.controller.acceptUpdate(id, update(start.round, 100), filled(0.01));
+    }
     await flushAsync();
-    if (selected.length > 0 && round < 40) assert.equal(t.controller.phase, 'training');
   }
+  assert.deepEqual(
+    t.starts.map((s) => s.start.round),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+    'every round opened once',
+  );
   await flushAsync();
   assert.equal(t.controller.phase, 'done', t.controller.message);
   // 400 Bernoulli(0.3) draws: mean 120, std √(400·0.3·0.7) ≈ 9.2; 5 std either side

@@ -605,7 +605,13 @@ export class RoundController {
       rng: createSecureRng(),
     });
     const localPrivacy = this.privacy.localRecord(answerWeights, this.history.length + 1);
-    const noiseStd = (outcome.noiseStd ?? 0) + (localPrivacy?.noiseStdOnMean ?? 0);
+    const secureRecord = open.secure?.record() ?? null;
+    // Distributed noise: each of the masked inputs carried std σ/√t, so the sum has σ·√(masked/t).
+    const distributedStd =
+      secureRecord?.distributedNoise && open.plan
+        ? (open.plan.noiseStdOnSum * Math.sqrt(secureRecord.masked / secureRecord.threshold)) / open.plan.expectedWeight
+        : 0;
+    const noiseStd = Math.hypot(outcome.noiseStd ?? 0, distributedStd, localPrivacy?.noiseStdOnMean ?? 0);
     const aggregated: AggregatedRound = {
       round: open.round,
       attempt: open.attempt,
@@ -617,7 +623,7 @@ export class RoundController {
       unclippedFraction,
       privacy,
       localPrivacy,
-      secureAggregation: open.secure?.record() ?? null,
+      secureAggregation: secureRecord,
       durationMs: this.timers.now() - open.startedAt,
       answered: [...open.answers.keys()],
       late,

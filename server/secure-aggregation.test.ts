@@ -187,3 +187,50 @@ test('secure aggregation: a plain update is refused, and the model stays as it w
   assert.throws(() => t.controller.acceptUpdate('a', { round: 1, numExamples: 100, loss: 0.5 }, deltaOf(1)), /this run uses secure aggregation, send a masked update/);
   assert.deepEqual(t.controller.global, before);
 });
+
+/** Std of (global − expected) over all parameters, times W: the noise on the sum. */
+function noiseOnSum(global: Float32Array, expected: (i: number) => number, expectedWeight: number): number {
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < P; i++) {
+    const e = (global[i] - expected(i)) * expectedWeight;
+    sum += e;
+    sumSq += e * e;
+  }
+  return Math.sqrt(sumSq / P - (sum / P) ** 2);
+}
+
+async function noisedSecureRound(overrides: Partial<Settings>) {
+  const t = setup({ minClientsToStart: 3, secAggThreshold: 0.6, ...overrides });
+  for (const id of ['a', 'b', 'c']) t.addTab(id, 100);
+  t.controller.start();
+  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } | null }).open?.secure.step === 'inputs');
+  const deltas = [deltaOf(1), deltaOf(2), deltaOf(3)];
+  await Promise.all(['a', 'b', 'c'].map((id, k) => t.sessions.get(id)!.submit(deltas[k], true, 0.5, createRng(10 + k))));
+  await until('the round to be evaluated', () => t.evaluator.evaluated.length === 1);
+  // DP weights are uniform (no cap): W = q · 3 = 3, the mean of the clipped deltas plus noise / W
+  return { t, global: t.evaluator.evaluated[0], expected: (i: number) => (deltas[0][i] + deltas[1][i] + deltas[2][i]) / 3 };
+}
+
+test('secure aggregation with central DP: the coordinator adds N(0, (z·C)²) to the unmasked sum', async () => {
+  const z = 1.3;
+  const C = 0.9; // deltas have norm 0.8: unclipped
+  const { t, global, expected } = await noisedSecureRound({ noiseMultiplier: z, clipNorm: C });
+  const measured = noiseOnSum(global, expected, 3);
+  // ~200k values: sampling error of the std ≈ 0.16%; 2% tells z·C (1.17) from z²·C (1.52) or z·C² (1.05)
+  assert.ok(Math.abs(measured / (z * C) - 1) < 0.02, `noise on the sum ${measured}, expected z·C = ${z * C}`);
+  assert.equal(t.done[0].privacy?.noiseStdOnSum, z * C);
+  assert.equal(t.done[0].secureAggregation?.distributedNoise, false);
+});
+
+test('secure aggregation with distributed DP: the tabs add the noise before masking, σ/√t each, so any t of them add at least z·C', async () => {
+  const z = 1.3;
+  const C = 0.9;
+  const { t, global, expected } = await noisedSecureRound({ noiseMultiplier: z, clipNorm: C, distributedNoise: true });
+  const measured = noiseOnSum(global, expected, 3);
+  // t = 2 of the 3 tabs: each adds std z·C/√2, all three survive, so the sum has z·C·√(3/2)
+  const predicted = z * C * Math.sqrt(3 / 2);
+  assert.ok(Math.abs(measured / predicted - 1) < 0.02, `noise on the sum ${measured}, expected ${predicted}`);
+  assert.equal(t.done[0].secureAggregation?.distributedNoise, true);
+  assert.ok(Math.abs(t.done[0].noiseStd - predicted / 3) < 1e-12, `reported noise on the mean ${t.done[0].noiseStd}`);
+});

@@ -13,6 +13,7 @@ import { attackerSummary, createClientsTable } from './clients-table.ts';
 import { formatCount, formatPercent, formatStat } from '../format.ts';
 import { renderHistory } from './history-table.ts';
 import { createJoinPanel, primaryJoinUrl } from './join-panel.ts';
+import { createPrivacyCharts, type PrivacyChartData } from './privacy-charts.ts';
 import { describePrivacy } from './privacy-view.ts';
 import { createRoundCharts } from './round-charts.ts';
 import { renderTimeline } from './round-timeline.ts';
@@ -30,6 +31,8 @@ export interface FlockDashboardHook {
   lastRoundDone: RoundMetrics | null;
   /** The error message shown on the page, null when none is shown. */
   lastError: string | null;
+  /** What the privacy charts plot: ε per round and its target line, C per round; null before the first RunState. */
+  charts: PrivacyChartData | null;
 }
 
 declare global {
@@ -82,11 +85,13 @@ const view = {
   modelSnippet: byId('model-snippet'),
   privacyMode: byId('privacy-mode'),
   privacy: byId<HTMLDListElement>('privacy'),
+  epsilonCard: byId('epsilon-card'),
+  clipCard: byId('clip-card'),
   history: byId<HTMLTableSectionElement>('history'),
   historyEmpty: byId('history-empty'),
 };
 
-const hook: FlockDashboardHook = { state: null, stateCount: 0, connected: false, lastRoundDone: null, lastError: null };
+const hook: FlockDashboardHook = { state: null, stateCount: 0, connected: false, lastRoundDone: null, lastError: null, charts: null };
 window.flockDashboard = hook;
 
 let adminToken = takeAdminToken();
@@ -95,6 +100,7 @@ let serverClockOffsetMs = 0;
 const serverNow = () => Date.now() + serverClockOffsetMs;
 
 const charts = createRoundCharts(byId<HTMLCanvasElement>('accuracy-chart'), byId<HTMLCanvasElement>('loss-chart'));
+const privacyCharts = createPrivacyCharts(byId<HTMLCanvasElement>('epsilon-chart'), byId<HTMLCanvasElement>('clip-chart'));
 const joinPanel = createJoinPanel({
   qr: byId('join-qr'),
   url: byId<HTMLAnchorElement>('join-url'),
@@ -122,6 +128,7 @@ let shownModelKey = '';
 function setProjector(on: boolean): void {
   document.body.classList.toggle('projector', on);
   charts.setLargeType(on);
+  privacyCharts.setLargeType(on);
   view.projectorToggle.setAttribute('aria-pressed', String(on));
   view.projectorToggle.textContent = on ? 'Exit projector mode' : 'Projector mode';
   const url = new URL(location.href);
@@ -249,10 +256,14 @@ function render(state: RunState): void {
   }
 
   settingsForm.show(state.settings);
-  const privacy = describePrivacy(state.settings, state.history);
+  const privacy = describePrivacy(state.settings, state.history, state.privacyBudget);
   view.privacyMode.textContent = privacy.mode;
   view.privacyMode.dataset.mode = privacy.mode;
   fillList(view.privacy, privacy.rows);
+  const plotted = privacyCharts.show(state.settings, state.history, state.privacyBudget);
+  hook.charts = plotted;
+  view.epsilonCard.hidden = !plotted.epsilonShown;
+  view.clipCard.hidden = !plotted.clipShown;
 
   const historyKey = `${state.history.length}|${last?.round}|${last?.attempt}|${hook.lastRoundDone?.round}`;
   if (historyKey !== shownHistoryKey) {

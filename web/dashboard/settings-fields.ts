@@ -11,8 +11,11 @@ export interface SettingField {
   label: string;
   description: string;
   group: string;
-  /** A choice between fixed values (a <select>), or a number (an <input type=number>). */
-  kind: 'choice' | 'number';
+  /**
+   * A choice between fixed values or an on/off switch (both a <select>; a switch offers 'on' and 'off'
+   * and is sent as a boolean), or a number (an <input type=number>).
+   */
+  kind: 'choice' | 'boolean' | 'number';
   choices: string[];
   min?: number;
   max?: number;
@@ -47,6 +50,19 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   clipNorm: { label: 'clip norm C', group: 'privacy', unit: '0 = off' },
   noiseMultiplier: { label: 'noise multiplier z', group: 'privacy', unit: '0 = off' },
   clientWeightCap: { label: 'weight cap', group: 'privacy', unit: '0 = off' },
+  samplingRate: { label: 'sampling rate q', group: 'privacy', unit: '0–1' },
+  population: { label: 'population', group: 'privacy', unit: '0 = tabs joined' },
+  dpDelta: { label: 'δ', group: 'privacy' },
+  targetEpsilon: { label: 'target ε', group: 'privacy', unit: '0 = no budget' },
+  adaptiveClipping: { label: 'adaptive clipping', group: 'privacy' },
+  clipQuantile: { label: 'clip quantile', group: 'privacy', unit: '0–1' },
+  clipLearningRate: { label: 'clip step η', group: 'privacy' },
+  clipCountNoise: { label: 'count noise σ_b', group: 'privacy' },
+  localNoiseMultiplier: { label: 'local noise z', group: 'privacy', unit: '0 = off' },
+  secureAggregation: { label: 'secure aggregation', group: 'secure aggregation' },
+  secAggThreshold: { label: 'threshold t/n', group: 'secure aggregation', unit: '0–1' },
+  secAggStepMs: { label: 'step deadline', group: 'secure aggregation', scale: 1000, unit: 's' },
+  distributedNoise: { label: 'distributed noise', group: 'secure aggregation' },
   aggregation: { label: 'rule', group: 'aggregation' },
   trimFraction: { label: 'trim β (trimmed mean)', group: 'aggregation', unit: 'each end' },
   byzantineClients: { label: 'attackers f (Krum)', group: 'aggregation' },
@@ -56,7 +72,10 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   maxUpdateNorm: { label: 'largest update norm', group: 'aggregation' },
 };
 
-export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'aggregation', 'privacy', 'other'] as const;
+export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'aggregation', 'privacy', 'secure aggregation', 'other'] as const;
+
+/** What an on/off switch shows for true and false. */
+const SWITCH_CHOICES = ['on', 'off'] as const;
 
 interface SchemaProperty {
   description?: string;
@@ -72,13 +91,14 @@ export function settingFields(): SettingField[] {
   const fields = (Object.keys(properties) as SettingKey[]).map((key): SettingField => {
     const property = properties[key];
     const look: FieldLook = LOOKS[key] ?? { label: key, group: 'other' };
-    const choices = (property.anyOf ?? []).map((option) => String(option.const));
+    const isSwitch = property.type === 'boolean';
+    const choices = isSwitch ? [...SWITCH_CHOICES] : (property.anyOf ?? []).map((option) => String(option.const));
     return {
       key,
       label: look.label,
       description: property.description ?? '',
       group: look.group,
-      kind: choices.length > 0 ? 'choice' : 'number',
+      kind: isSwitch ? 'boolean' : choices.length > 0 ? 'choice' : 'number',
       choices,
       min: property.minimum ?? property.exclusiveMinimum,
       max: property.maximum,
@@ -93,6 +113,7 @@ export function settingFields(): SettingField[] {
 
 /** What a field shows for a setting's value. */
 export function formValue(field: SettingField, value: Settings[SettingKey]): string {
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
   return typeof value === 'number' ? String(value / field.scale) : String(value);
 }
 
@@ -100,13 +121,19 @@ export type ParsedForm = { ok: true; changes: Partial<Settings> } | { ok: false;
 
 /** The settings that differ from `current`, from the form's text values (by key). */
 export function changedSettings(fields: readonly SettingField[], values: Record<string, string>, current: Settings): ParsedForm {
-  const changes: Record<string, string | number> = {};
+  const changes: Record<string, string | number | boolean> = {};
   const problems: string[] = [];
   for (const field of fields) {
     const text = (values[field.key] ?? '').trim();
-    let value: string | number;
+    let value: string | number | boolean;
     if (field.kind === 'choice') {
       value = text;
+    } else if (field.kind === 'boolean') {
+      if (text !== 'on' && text !== 'off') {
+        problems.push(`${field.label}: choose on or off (got "${text}")`);
+        continue;
+      }
+      value = text === 'on';
     } else {
       const typed = text === '' ? NaN : Number(text);
       if (!Number.isFinite(typed)) {

@@ -19,7 +19,7 @@ export interface SettingsForm {
 type FieldControl = HTMLInputElement | HTMLSelectElement;
 
 function control(field: SettingField): FieldControl {
-  if (field.kind === 'choice') {
+  if (field.kind === 'choice' || field.kind === 'boolean') {
     const select = document.createElement('select');
     for (const choice of field.choices) select.add(new Option(choice, choice));
     return select;
