@@ -1,20 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RoundMetrics, RunState } from '../../shared/protocol.ts';
+import type { RunState } from '../../shared/protocol.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { describeRun } from './run-view.ts';
+import { roundMetrics } from './test-support.ts';
 
-const metrics = (round: number): RoundMetrics => ({
-  round, attempt: 1, accuracy: 0.9, loss: 0.3, participants: 2, selected: 2, totalWeight: 2000,
-  noiseStd: 0, epsilon: null, delta: null, durationMs: 4000, answered: [], late: [], dropped: [], bytesSent: 0, bytesReceived: 0,
-  aggregation: 'FedAvg', discarded: [], downweighted: [],
-});
+const metrics = (round: number) => roundMetrics(round);
 
 function runState(overrides: Partial<RunState>): RunState {
   return {
     phase: 'idle', round: 0, attempt: 0, selected: [], answered: [], deadlineAt: null, message: '',
     settings: { ...DEFAULT_SETTINGS, rounds: 20 }, modelTitle: 'MLP', paramCount: 199_210, clients: [], history: [],
-    serverNow: 0, joinUrls: [], roomCode: null,
+    privacyBudget: null, serverNow: 0, joinUrls: [], roomCode: null,
     ...overrides,
   };
 }
