@@ -5,8 +5,8 @@
 // What the coordinator sends is only typed: the tab checks it in participant.ts, where each
 // check can say what a lying coordinator would have gained.
 //
-// Binary fields are Uint8Array. Socket.IO hands binary to the page as ArrayBuffer: the page wraps
-// it (new Uint8Array(buffer)) where it receives the message.
+// Binary fields are Uint8Array. Over Socket.IO the messages travel packed (wire-codec.ts), which
+// also turns the ArrayBuffers the page receives back into Uint8Arrays.
 import { Type, type Static } from '@sinclair/typebox';
 import { SHARE_BYTES } from './shamir.ts';
 

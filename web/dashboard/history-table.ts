@@ -21,7 +21,7 @@ export function historyCells(m: RoundMetrics): HistoryCell[] {
     cell(`${m.participants} of ${m.selected}`),
     cell(formatCount(m.totalWeight)),
     cell(m.noiseStd > 0 ? formatStat(m.noiseStd) : '—'),
-    m.privacy === null ? cell('—') : cell(formatStat(m.privacy.epsilon), `ε spent after this round, at δ = ${formatStat(m.privacy.delta)}`),
+    cell(m.privacy === null ? '—' : formatStat(m.privacy.epsilon)),
     secAgg === null ? cell('—') : cell(secureAggregationSummary(secAgg), secureAggregationDetail(secAgg)),
     cell(formatDurationMs(m.durationMs)),
   ];

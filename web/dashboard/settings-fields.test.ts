@@ -48,3 +48,30 @@ test('an empty or non-numeric field is reported by its label, nothing is sent', 
   const result = changedSettings(fields, { ...filled(), batchSize: '', seed: 'abc' }, DEFAULT_SETTINGS);
   assert.deepEqual(result, { ok: false, problems: ['batch size: enter a number', 'seed: enter a number (got "abc")'] });
 });
+
+test('DP settings sit under privacy, secure aggregation has its own group', () => {
+  for (const key of ['samplingRate', 'population', 'dpDelta', 'targetEpsilon', 'adaptiveClipping', 'clipQuantile', 'clipLearningRate', 'clipCountNoise', 'localNoiseMultiplier']) {
+    assert.equal(field(key).group, 'privacy', key);
+  }
+  for (const key of ['secureAggregation', 'secAggThreshold', 'secAggStepMs', 'distributedNoise']) {
+    assert.equal(field(key).group, 'secure aggregation', key);
+  }
+});
+
+test('a boolean setting is an on/off choice, sent back as a boolean', () => {
+  assert.equal(field('secureAggregation').kind, 'boolean');
+  assert.deepEqual(field('adaptiveClipping').choices, ['on', 'off']);
+  assert.equal(formValue(field('adaptiveClipping'), false), 'off');
+  assert.equal(formValue(field('adaptiveClipping'), true), 'on');
+  const result = changedSettings(fields, { ...filled(), secureAggregation: 'on', distributedNoise: 'off' }, DEFAULT_SETTINGS);
+  assert.deepEqual(result, { ok: true, changes: { secureAggregation: true } });
+  const bad = changedSettings(fields, { ...filled(), adaptiveClipping: 'yes' }, DEFAULT_SETTINGS);
+  assert.deepEqual(bad, { ok: false, problems: ['adaptive clipping: choose on or off (got "yes")'] });
+});
+
+test('the secure-aggregation step deadline is typed in seconds like the round deadline', () => {
+  assert.equal(formValue(field('secAggStepMs'), 15_000), '15');
+  assert.equal(field('secAggStepMs').unit, 's');
+  const result = changedSettings(fields, { ...filled(), secAggStepMs: '20' }, DEFAULT_SETTINGS);
+  assert.deepEqual(result, { ok: true, changes: { secAggStepMs: 20_000 } });
+});
