@@ -159,12 +159,7 @@ export class SecureRound {
   submitMaskedInput(clientId: string, wire: MaskedInputWire): void {
     this.expect('inputs', clientId, 'masked update', wire, [...this.shares.keys()]);
     const masked = this.decode(() => maskedFromWire(wire, this.options.paramCount + EXTRA_VALUES));
-    try {
-      this.unmasker!.addMaskedInput(clientId, masked);
-    } catch (error) {
-      if (error instanceof SecAggError) throw new SecureStepRefusedError(error.message);
-      throw error;
-    }
+    this.refuseOnProtocolError(() => this.unmasker!.addMaskedInput(clientId, masked));
     this.masked.add(clientId);
     this.advanceIfNoneAwaited();
   }
@@ -172,12 +167,7 @@ export class SecureRound {
   submitReveal(clientId: string, wire: RevealWire): void {
     this.expect('reveals', clientId, 'reveal', wire, this.survivors);
     const reveal = this.decode(() => revealFromWire(wire, this.ids));
-    try {
-      this.unmasker!.addReveal(clientId, reveal);
-    } catch (error) {
-      if (error instanceof SecAggError) throw new SecureStepRefusedError(error.message);
-      throw error;
-    }
+    this.refuseOnProtocolError(() => this.unmasker!.addReveal(clientId, reveal));
     this.revealed.add(clientId);
     this.advanceIfNoneAwaited();
   }
@@ -314,6 +304,16 @@ export class SecureRound {
     }
     if (this.step !== step) throw new SecureStepRefusedError(`${this.label()}: ${what} refused: the ${this.step} step is open, not ${step}`);
     if (!from.includes(clientId)) throw new SecureStepRefusedError(`${this.label()}: ${what} refused: this tab is not part of this step`);
+  }
+
+  /** What a tab sent breaks the protocol (a second input, a reveal that does not answer): its fault. */
+  private refuseOnProtocolError(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof SecAggError) throw new SecureStepRefusedError(error.message);
+      throw error;
+    }
   }
 
   private decode<T>(run: () => T): T {
