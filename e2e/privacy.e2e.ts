@@ -38,7 +38,7 @@ test('a central-DP run shows ε per round on the dashboard and stops at the targ
     dpDelta: delta,
     targetEpsilon,
   });
-  await openTabs(browser, `${coordinator.url}/?backend=wasm`, 2);
+  const tabs = await openTabs(browser, `${coordinator.url}/?backend=wasm`, 2);
   await coordinator.waitFor('2 ready tabs', (s) => s.clients.filter((c) => c.backend).length === 2, 120_000);
   const [dashboard] = await openTabs(browser, `${coordinator.url}/dashboard.html#admin=${E2E_ACCESS.adminToken}`, 1);
   await dashboard.getByTestId('start-button').click();
@@ -68,6 +68,8 @@ test('a central-DP run shows ε per round on the dashboard and stops at the targ
   assert.ok(await dashboard.getByTestId('epsilon-chart').isVisible());
   const privacyText = (await dashboard.getByTestId('privacy').textContent()) ?? '';
   assert.ok(privacyText.includes(state.history[2].privacy!.epsilon.toFixed(2).slice(0, 3)), `the ε shown is the run's: ${privacyText}`);
+  // Closed before the coordinator, so that they do not keep knocking at its port during the next test.
+  await Promise.all([...tabs, dashboard].map((page) => page.context().close()));
   await coordinator.close();
   coordinator = undefined;
 });
