@@ -60,6 +60,8 @@ test('SIGKILL mid-round, restart on the same data dir: tabs reconnect, no comple
   running = await startCoordinatorProcess(port, flags);
   const listeningAfterMs = Date.now() - restartedAt;
   const resumed = await running.state();
+  // The log goes through pino's pretty-printer, which may print it a moment after the server is up.
+  for (let waited = 0; !/resumed from /.test(running.output()) && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.match(running.output(), /resumed from .*checkpoint-\d+\.flock: 2 rounds done/);
   assert.deepEqual(resumed.history.map((m) => m.round), atKill.history.map((m) => m.round), 'the history is intact');
   assert.deepEqual(resumed.history, atKill.history);
