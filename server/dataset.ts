@@ -2,8 +2,7 @@
 // shard and keeps the held-out test split for evaluating the global model.
 import { existsSync, readFileSync } from 'node:fs';
 import { decodeDataset, encodeDataset, selectExamples, type LabelledImages } from '../shared/dataset-format.ts';
-import { partitionIndices } from '../shared/partition.ts';
-import type { Settings } from '../shared/settings.ts';
+import { partitionIndices, type PartitionSettings } from '../shared/partition.ts';
 import { TEST_FILE, TRAIN_FILE } from './data-paths.ts';
 
 export interface Mnist {
@@ -18,17 +17,20 @@ export function loadMnist(): Mnist {
   return { train: decodeDataset(readFileSync(TRAIN_FILE)), test: decodeDataset(readFileSync(TEST_FILE)) };
 }
 
-/** Encoded shards for one (partition, shards, seed) choice, computed once and reused. */
+/** Encoded shards for one choice of the partition settings, computed once and reused. */
 export class ShardStore {
   private key = '';
   private encoded: Uint8Array[] = [];
 
   constructor(private readonly train: LabelledImages) {}
 
-  shard(settings: Pick<Settings, 'partition' | 'shards' | 'seed'>, index: number): Uint8Array {
-    const key = `${settings.partition}/${settings.shards}/${settings.seed}`;
+  shard(settings: PartitionSettings, index: number): Uint8Array {
+    const { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew } = settings;
+    // Only what the split depends on, in a fixed order: other settings changing keeps the shards.
+    const split: PartitionSettings = { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew };
+    const key = JSON.stringify(split);
     if (key !== this.key) {
-      const parts = partitionIndices(this.train.labels, settings.shards, settings.partition, settings.seed);
+      const parts = partitionIndices(this.train.labels, split);
       this.encoded = parts.map((indices) => encodeDataset(selectExamples(this.train, indices)));
       this.key = key;
     }
@@ -37,7 +39,7 @@ export class ShardStore {
     return bytes;
   }
 
-  shardSize(settings: Pick<Settings, 'partition' | 'shards' | 'seed'>, index: number): number {
+  shardSize(settings: PartitionSettings, index: number): number {
     return decodeDataset(this.shard(settings, index)).count;
   }
 }

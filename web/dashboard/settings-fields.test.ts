@@ -19,7 +19,7 @@ test('every setting in the schema has a field with a label and its description',
 
 test('fields take their kind and range from the schema', () => {
   assert.deepEqual(field('model').choices, [...MODEL_NAMES]);
-  assert.deepEqual(field('partition').choices, ['iid', 'by-label']);
+  assert.deepEqual(field('partition').choices, ['iid', 'dirichlet', 'shards', 'quantity']);
   assert.equal(field('rounds').kind, 'number');
   assert.equal(field('rounds').integer, true);
   assert.equal(field('rounds').min, 1);
