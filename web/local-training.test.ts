@@ -1,5 +1,6 @@
 // The worker's round (trainRound) in Node on tfjs's cpu backend: attacks change what is
-// trained or sent, and no attack leaves tensors behind from round to round.
+// trained or sent, FedProx's step is the hand-computed one, and no attack or proximal term
+// leaves tensors behind from round to round.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -7,7 +8,7 @@ import { flipLabels } from '../shared/fl/attacks.ts';
 import { createRng } from '../shared/fl/rng.ts';
 import { buildModel, readFlatWeights } from '../shared/models.ts';
 import type { AttackMode } from '../shared/protocol.ts';
-import { disposeExamples, toExampleTensors, trainRound, type ExampleTensors } from './local-training.ts';
+import { disposeExamples, disposeProximalTerm, proximalTermAt, toExampleTensors, trainRound, trainStep, type ExampleTensors } from './local-training.ts';
 
 const COUNT = 48;
 const PIXELS = 784;
@@ -29,7 +30,7 @@ const global = readFlatWeights(network);
 
 // One full batch per epoch: the gradient is the mean over all examples whatever the shuffle,
 // so two runs from the same global weights give the same delta up to float rounding.
-const FULL_BATCH = { epochs: 1, batchSize: COUNT, learningRate: 0.1 };
+const FULL_BATCH = { epochs: 1, batchSize: COUNT, learningRate: 0.1, proximalMu: 0 };
 
 async function deltaOf(
   examples: ExampleTensors,
@@ -104,7 +105,7 @@ test('tensor count stays flat across rounds, whatever the attack', async () => {
     const counts: number[] = [];
     for (const [i, attack] of modes.entries()) {
       await trainRound(
-        { model: 'mlp', network, examples, labels: shard.labels, global, settings: { epochs: 2, batchSize: 16, learningRate: 0.05 }, round: i + 1, attack, attackSeed: 7, clipNorm: 0, localNoiseMultiplier: 0 },
+        { model: 'mlp', network, examples, labels: shard.labels, global, settings: { epochs: 2, batchSize: 16, learningRate: 0.05, proximalMu: 0 }, round: i + 1, attack, attackSeed: 7, clipNorm: 0, localNoiseMultiplier: 0 },
         () => {},
         () => false,
       );
@@ -157,6 +158,112 @@ test('local DP: the delta that leaves is the honest one clipped to C plus noise 
     assert.ok(Math.abs(std / (z * clipNorm) - 1) < 0.02, `noise std ${std}, expected ${z * clipNorm}`);
     assert.ok(Math.abs(sum / first.length) < (5 * z * clipNorm) / Math.sqrt(first.length), 'noise has mean 0: the clipped delta is under it');
     assert.ok(same < first.length / 1000, `${same} values repeat between two rounds: the noise must not be predictable`);
+  } finally {
+    disposeExamples(examples);
+  }
+});
+
+// FedProx on a model small enough to follow by hand: 2 inputs, 2 softmax outputs, weights W (2×2), b (2).
+function tinyModel(): tf.LayersModel {
+  const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [2], activation: 'softmax' })] });
+  model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+  return model;
+}
+
+function setTinyWeights(model: tf.LayersModel, values: number[]): void {
+  const weights = [tf.tensor2d(values.slice(0, 4), [2, 2]), tf.tensor1d(values.slice(4))];
+  model.setWeights(weights);
+  tf.dispose(weights);
+}
+
+function flatWeights(model: tf.LayersModel): number[] {
+  return model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+}
+
+test('FedProx step: w − η(∇CE + μ(w − w_global)), i.e. the plain step minus ημ(w − w_global)', () => {
+  const model = tinyModel();
+  const w = [0.1, -0.2, 0.3, 0.4, 0, 0.1]; // W row by row, then b
+  const wGlobal = [0.5, 0.5, -0.5, 0.5, 0.2, -0.2];
+  const [learningRate, mu] = [0.5, 0.8];
+  const x = tf.tensor2d([[1, 2], [0.5, -1]]);
+  const y = tf.tensor2d([[1, 0], [0, 1]]);
+  try {
+    // The plain step gives w − η∇CE; its loss is the cross-entropy at w.
+    setTinyWeights(model, w);
+    const plainOptimizer = tf.train.sgd(learningRate);
+    const plainLoss = trainStep(model, plainOptimizer, x, y);
+    const wPlain = flatWeights(model);
+    plainOptimizer.dispose();
+
+    setTinyWeights(model, wGlobal);
+    const proximal = proximalTermAt(model, mu);
+    setTinyWeights(model, w);
+    const proxOptimizer = tf.train.sgd(learningRate);
+    const proxLoss = trainStep(model, proxOptimizer, x, y, proximal);
+    const wProx = flatWeights(model);
+    proxOptimizer.dispose();
+    disposeProximalTerm(proximal);
+
+    // ημ = 0.4: e.g. W₀₀ moves by an extra −0.4·(0.1 − 0.5) = +0.16 toward the global 0.5.
+    const expected = wPlain.map((v, i) => v - learningRate * mu * (w[i] - wGlobal[i]));
+    for (let i = 0; i < w.length; i++) {
+      assert.ok(Math.abs(wProx[i] - expected[i]) < 1e-6, `weight ${i}: ${wProx[i]}, expected ${expected[i]} (plain step: ${wPlain[i]})`);
+    }
+    assert.ok(Math.abs(wProx[0] - wPlain[0] - 0.16) < 1e-6, 'the proximal term should move W₀₀ by +0.16');
+    // The loss reported is the cross-entropy at w, the same with or without the term.
+    assert.equal(proxLoss.dataSync()[0], plainLoss.dataSync()[0]);
+    tf.dispose([plainLoss, proxLoss]);
+  } finally {
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+});
+
+function l2Norm(v: Float32Array): number {
+  let sumSq = 0;
+  for (const value of v) sumSq += value * value;
+  return Math.sqrt(sumSq);
+}
+
+// Several steps per round, so the local weights get away from the global ones and the term bites
+// (at the first step w = w_global and it is 0). ημ = 0.5 < 2: the pull contracts, it does not overshoot.
+const MANY_STEPS = { epochs: 4, batchSize: 16, learningRate: 0.05 };
+
+async function fedProxDelta(examples: ExampleTensors, proximalMu: number, round = 1): Promise<Float32Array> {
+  const { delta } = await trainRound(
+    { model: 'mlp', network, examples, labels: shard.labels, global, settings: { ...MANY_STEPS, proximalMu }, round, attack: 'none', attackSeed: 7, clipNorm: 0, localNoiseMultiplier: 0 },
+    () => {},
+    () => false,
+  );
+  return delta;
+}
+
+test('a large μ keeps the local weights close to the global ones', async () => {
+  const examples = toExampleTensors('mlp', shard.pixels, shard.labels);
+  try {
+    const plain = l2Norm(await fedProxDelta(examples, 0));
+    const pulled = l2Norm(await fedProxDelta(examples, 10));
+    console.log(`‖delta‖ over ${4 * (COUNT / 16)} steps: μ = 0: ${plain.toFixed(4)}, μ = 10: ${pulled.toFixed(4)}`);
+    assert.ok(plain > 1e-3, 'the plain round should change the weights');
+    // Measured ~0.19–0.22 vs ~0.63: with ημ = 0.5 each step halves what the earlier ones moved, so the
+    // delta holds about two steps' worth instead of twelve.
+    assert.ok(pulled < plain / 2, `μ = 10 should shrink the delta: ${pulled} vs ${plain} at μ = 0`);
+  } finally {
+    disposeExamples(examples);
+  }
+});
+
+test('tensor count stays flat across FedProx rounds', async () => {
+  const examples = toExampleTensors('mlp', shard.pixels, shard.labels);
+  try {
+    const mus = [0.5, 0, 10, 0.5];
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    for (const [i, mu] of mus.entries()) {
+      await fedProxDelta(examples, mu, i + 1);
+      counts.push(tf.memory().numTensors);
+    }
+    assert.deepEqual(counts, mus.map(() => before), `tensors after each round: ${counts.join(', ')} (before: ${before})`);
   } finally {
     disposeExamples(examples);
   }

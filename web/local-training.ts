@@ -40,17 +40,54 @@ export function disposeExamples(examples: ExampleTensors): void {
   tf.dispose([examples.x, examples.y]);
 }
 
-/** One SGD step on a batch; returns the batch's mean cross-entropy (not read back). */
-export function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+/**
+ * FedProx (Li et al. 2020): the local objective is cross-entropy + (μ/2)·‖w − w_global‖², which
+ * keeps a tab on skewed data from drifting far from the round's global model. `anchors` are the
+ * global weights, one constant tensor per trainable weight (model.trainableWeights order).
+ */
+export interface ProximalTerm {
+  mu: number;
+  anchors: tf.Tensor[];
+}
+
+/**
+ * The term anchored at the model's weights as they are now (the round's global weights, once
+ * trainRound has loaded them). Built once per round, not per step; free it with disposeProximalTerm.
+ * A clone (the variable's data shared, or copied on wasm) stays the global weights: the optimizer
+ * gives the variable new data on every step (assign), it never writes into the old data.
+ */
+export function proximalTermAt(model: tf.LayersModel, mu: number): ProximalTerm {
+  return { mu, anchors: model.trainableWeights.map((w) => tf.clone(w.read())) };
+}
+
+export function disposeProximalTerm(term: ProximalTerm): void {
+  tf.dispose(term.anchors);
+}
+
+/**
+ * One SGD step on a batch; returns the batch's mean cross-entropy (not read back). With a
+ * proximal term the step follows cross-entropy + (μ/2)·‖w − w_global‖², but the loss returned is
+ * still the cross-entropy alone, so loss curves compare across μ. Without one (μ = 0) the step
+ * is plain SGD, exactly as before FedProx.
+ */
+export function trainStep(model: tf.LayersModel, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor, proximal: ProximalTerm | null = null): tf.Scalar {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const crossEntropy = () => tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean() as tf.Scalar;
   return tf.tidy(() => {
-    const cost = optimizer.minimize(
-      () => tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor).mean() as tf.Scalar,
-      true,
-      variables,
-    );
-    if (cost === null) throw new Error('optimizer returned no loss');
-    return cost;
+    if (proximal === null) {
+      const cost = optimizer.minimize(crossEntropy, true, variables);
+      if (cost === null) throw new Error('optimizer returned no loss');
+      return cost;
+    }
+    // The term's gradient is μ(w − w_global), added to the cross-entropy's: the same step as
+    // differentiating the whole objective, with no extra ops on the tape, and the value that
+    // comes back is the cross-entropy's.
+    const { value, grads } = tf.variableGrads(crossEntropy, variables);
+    for (const [i, v] of variables.entries()) {
+      grads[v.name] = tf.add(grads[v.name], tf.mul(proximal.mu, tf.sub(v, proximal.anchors[i])));
+    }
+    optimizer.applyGradients(grads);
+    return value;
   });
 }
 
@@ -58,6 +95,8 @@ export interface FitSettings {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** FedProx's μ: > 0 pulls the local weights toward the ones the fit starts from; 0: plain SGD. */
+  proximalMu: number;
 }
 
 export interface FitProgress {
@@ -69,7 +108,7 @@ export interface FitProgress {
 }
 
 export interface FitResult {
-  /** Mean loss over the steps of the last epoch. */
+  /** Mean cross-entropy over the steps of the last epoch (without FedProx's term). */
   lastEpochLoss: number;
   examplesPerSec: number;
 }
@@ -86,6 +125,8 @@ const READBACK_EVERY_MS = 250;
  * Trains `model` in place for `settings.epochs` passes over `examples`, shuffled each
  * epoch, in full batches (the last partial batch is dropped; a shard smaller than one
  * batch trains as a single batch). `shouldStop` is checked at every loss read-back.
+ * With `settings.proximalMu` > 0 it trains FedProx's objective, anchored at the weights
+ * `model` holds when the fit starts.
  */
 export async function fitLocally(
   model: tf.LayersModel,
@@ -98,6 +139,7 @@ export async function fitLocally(
   const stepsPerEpoch = Math.floor(examples.count / batchSize);
   if (stepsPerEpoch === 0) throw new Error('this tab has no training examples');
   const optimizer = tf.train.sgd(settings.learningRate);
+  const proximal = settings.proximalMu > 0 ? proximalTermAt(model, settings.proximalMu) : null;
   const startedAt = performance.now();
   let lastEpochLoss = NaN;
   try {
@@ -129,7 +171,7 @@ export async function fitLocally(
           const loss = tf.tidy(() => {
             const begin = (step - 1) * batchSize;
             const batch = tf.tensor1d(order.subarray(begin, begin + batchSize), 'int32');
-            return trainStep(model, optimizer, tf.gather(examples.x, batch), tf.gather(examples.y, batch));
+            return trainStep(model, optimizer, tf.gather(examples.x, batch), tf.gather(examples.y, batch), proximal);
           });
           pending.push(loss);
           if (pending.length >= READBACK_EVERY_STEPS || performance.now() - lastReadAt >= READBACK_EVERY_MS) {
@@ -144,6 +186,7 @@ export async function fitLocally(
     }
   } finally {
     optimizer.dispose();
+    if (proximal) disposeProximalTerm(proximal);
   }
   const seconds = (performance.now() - startedAt) / 1000;
   return { lastEpochLoss, examplesPerSec: (settings.epochs * stepsPerEpoch * batchSize) / seconds };

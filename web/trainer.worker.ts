@@ -94,13 +94,16 @@ async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void>
 
 async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   if (!trainer) throw new Error('train before init');
-  const { job, round, epochs, batchSize, learningRate, clipNorm, localNoiseMultiplier } = message;
+  const { job, round, epochs, batchSize, learningRate, proximalMu, clipNorm, localNoiseMultiplier } = message;
   if (cancelledJobs.delete(job)) {
     post({ type: 'cancelled', job });
     return;
   }
   if (!Number.isInteger(epochs) || epochs < 1 || !Number.isInteger(batchSize) || batchSize < 1 || !(learningRate > 0 && learningRate < Infinity)) {
     throw new Error(`round ${round}: unusable settings (epochs ${epochs}, batch size ${batchSize}, learning rate ${learningRate})`);
+  }
+  if (!(proximalMu >= 0 && proximalMu < Infinity)) {
+    throw new Error(`round ${round}: unusable FedProx μ ${proximalMu}: a finite number ≥ 0 expected (0 = plain FedAvg)`);
   }
   if (!(clipNorm >= 0 && clipNorm < Infinity) || !(localNoiseMultiplier >= 0 && localNoiseMultiplier < Infinity) || (localNoiseMultiplier > 0 && !(clipNorm > 0))) {
     throw new Error(`round ${round}: unusable privacy settings (clip norm ${clipNorm}, local noise multiplier ${localNoiseMultiplier})`);
@@ -118,7 +121,7 @@ async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<voi
         examples: trainer.examples,
         labels: trainer.labels,
         global,
-        settings: { epochs, batchSize, learningRate },
+        settings: { epochs, batchSize, learningRate, proximalMu },
         round,
         attack,
         attackSeed: ATTACK_SEED,

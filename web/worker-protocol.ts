@@ -38,6 +38,8 @@ export type ToWorker =
       epochs: number;
       batchSize: number;
       learningRate: number;
+      /** FedProx's μ: (μ/2)·‖w − w_global‖² joins the local loss; 0: plain FedAvg. */
+      proximalMu: number;
       /** 'none' for an honest tab; otherwise how this round's update is attacked (shared/fl/attacks.ts). */
       attack: AttackMode;
       /** > 0: clip the delta to this L2 norm before returning it (local DP, secure aggregation). */
@@ -73,7 +75,7 @@ export type FromWorker =
       round: number;
       delta: ArrayBuffer; // float32, local − global
       numExamples: number;
-      /** Mean training loss of the last epoch. */
+      /** Mean training loss (cross-entropy, without FedProx's term) of the last epoch. */
       loss: number;
       examplesPerSec: number;
       /** What clipping and local noise did to the delta; null when the round asked for neither. */

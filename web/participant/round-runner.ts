@@ -60,7 +60,7 @@ export class RoundRunner {
     if (this.current?.round === start.round && this.current.attempt === start.attempt && sameValues(this.current.global, global)) return;
     this.current?.job.cancel();
 
-    const { localEpochs, batchSize, learningRate, clipNorm, localNoiseMultiplier } = start.config;
+    const { localEpochs, batchSize, learningRate, proximalMu, clipNorm, localNoiseMultiplier } = start.config;
     // The mode in force now: a switch from the dashboard during this round applies from the next.
     const job = trainer.train({
       round: start.round,
@@ -68,6 +68,7 @@ export class RoundRunner {
       epochs: localEpochs,
       batchSize,
       learningRate,
+      proximalMu,
       attack: state.attack,
       clipNorm,
       localNoiseMultiplier,

@@ -53,13 +53,14 @@ export class TrainerClient {
     });
   }
 
-  /** `attack` defaults to 'none': an honest round (what the benchmark pages train). */
+  /** `attack` defaults to 'none' and `proximalMu` to 0: an honest FedAvg round (what the benchmark pages train). */
   train(args: {
     round: number;
     weights: Float32Array;
     epochs: number;
     batchSize: number;
     learningRate: number;
+    proximalMu?: number;
     attack?: AttackMode;
     clipNorm?: number;
     localNoiseMultiplier?: number;
@@ -69,8 +70,8 @@ export class TrainerClient {
     const result = new Promise<Trained | 'cancelled'>((resolve, reject) => {
       this.pendingJobs.set(job, { resolve, reject });
     });
-    const { round, epochs, batchSize, learningRate, attack = 'none', clipNorm = 0, localNoiseMultiplier = 0 } = args;
-    this.post({ type: 'train', job, round, weights, epochs, batchSize, learningRate, attack, clipNorm, localNoiseMultiplier }, [weights]);
+    const { round, epochs, batchSize, learningRate, proximalMu = 0, attack = 'none', clipNorm = 0, localNoiseMultiplier = 0 } = args;
+    this.post({ type: 'train', job, round, weights, epochs, batchSize, learningRate, proximalMu, attack, clipNorm, localNoiseMultiplier }, [weights]);
     return {
       result,
       cancel: () => {
