@@ -1,5 +1,6 @@
 // What a checkpoint of the run holds, and turning it back into typed values: the round state
-// machine's snapshot, the room's tabs (token hashes, never tokens) and the global model.
+// machine's snapshot, the room's tabs (token hashes, never tokens), the global model and the
+// server optimizer's state (m, v), the last two as binary arrays "global", "serverOptimizer.m" ….
 // The file format and its atomic writes are checkpoint-store.ts's business.
 import type { Phase, RoundMetrics } from '../shared/protocol.ts';
 import { resolveSettings } from '../shared/settings.ts';
@@ -9,6 +10,10 @@ import type { RunSnapshot } from './round.ts';
 
 /** Bumped when the meta's shape changes; an older checkpoint is then refused with a clear message. */
 const RUN_CHECKPOINT_VERSION = 2; // 2: the privacy ledger and clip norm, and the per-round privacy records
+// Not bumped for the server optimizer: its state travels as extra arrays and the meta is unchanged. A
+// version-2 file without them has no serverOptimizer setting either, so it resumes with 'none', which keeps no state.
+/** Binary arrays of the server optimizer's state are named this + the buffer's name. */
+const OPTIMIZER_ARRAY_PREFIX = 'serverOptimizer.';
 const PHASES: readonly Phase[] = ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'evaluating', 'done', 'stopped'];
 
 export interface RunCheckpoint {
@@ -19,7 +24,7 @@ export interface RunCheckpoint {
 
 interface RunMeta {
   version: number;
-  run: RunSnapshot;
+  run: Omit<RunSnapshot, 'serverOptimizer'>;
   room: RunCheckpoint['room'];
 }
 
@@ -30,10 +35,13 @@ export class RunCheckpoints {
     this.store = new CheckpointStore({ dir, keep: 3, log });
   }
 
-  /** Copies the model at once: the run may move on before the write is done. */
+  /** Copies the model and the optimizer's state at once: the run may move on before the write is done. */
   save(checkpoint: RunCheckpoint): Promise<unknown> {
-    const meta: RunMeta = { version: RUN_CHECKPOINT_VERSION, run: checkpoint.run, room: checkpoint.room };
-    return this.store.save({ meta: JSON.parse(JSON.stringify(meta)), arrays: { global: checkpoint.global.slice() } });
+    const { serverOptimizer, ...run } = checkpoint.run;
+    const arrays: Record<string, Float32Array> = { global: checkpoint.global.slice() };
+    for (const [name, values] of Object.entries(serverOptimizer)) arrays[OPTIMIZER_ARRAY_PREFIX + name] = values.slice();
+    const meta: RunMeta = { version: RUN_CHECKPOINT_VERSION, run, room: checkpoint.room };
+    return this.store.save({ meta: JSON.parse(JSON.stringify(meta)), arrays });
   }
 
   async load(): Promise<(RunCheckpoint & { path: string }) | null> {
@@ -45,6 +53,12 @@ export class RunCheckpoints {
       throw new Error(`${latest.path} is a checkpoint of another Flock version (${String(meta?.version)}); start with --fresh`);
     }
     const { run, room } = meta as RunMeta;
+    // Whether they are the ones the run's optimizer keeps is checked when the run resumes (round.ts).
+    const serverOptimizer = Object.fromEntries(
+      Object.entries(latest.checkpoint.arrays)
+        .filter(([name]) => name.startsWith(OPTIMIZER_ARRAY_PREFIX))
+        .map(([name, values]) => [name.slice(OPTIMIZER_ARRAY_PREFIX.length), values]),
+    );
     if (!PHASES.includes(run.phase) || !Number.isInteger(run.completedRounds) || !Array.isArray(run.history) || !Array.isArray(room?.clients)) {
       throw new Error(`${latest.path} has an unexpected run state; start with --fresh`);
     }
@@ -52,7 +66,7 @@ export class RunCheckpoints {
       path: latest.path,
       global,
       room,
-      run: { ...run, settings: resolveSettings(run.settings), history: run.history as RoundMetrics[] },
+      run: { ...run, settings: resolveSettings(run.settings), history: run.history as RoundMetrics[], serverOptimizer },
     };
   }
 
