@@ -10,7 +10,8 @@ import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, 
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room } from './room.ts';
-import { RoundController, type Evaluator, type Timers, realTimers } from './round.ts';
+import { RoundController, type Evaluator } from './round.ts';
+import { realTimers, type Timers } from './timers.ts';
 import { requireRoomCode, type Access } from './access.ts';
 import { ClientFaultError } from './client-fault.ts';
 import type { RunCheckpoints } from './run-checkpoints.ts';

@@ -32,7 +32,7 @@ import {
 import { decodeSecureSum, EXTRA_VALUES, secureInputScale } from '../shared/secagg/secure-input.ts';
 import type { RoundSecureAggregation } from '../shared/protocol.ts';
 import { ClientFaultError } from './client-fault.ts';
-import type { Timers } from './round.ts';
+import type { Timers } from './timers.ts';
 
 export class SecureStepRefusedError extends ClientFaultError {
   override name = 'SecureStepRefusedError';

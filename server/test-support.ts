@@ -2,7 +2,8 @@
 // answers the test chooses, so state-machine tests are exact and instant.
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { Evaluator, Timers } from './round.ts';
+import type { Evaluator } from './round.ts';
+import type { Timers } from './timers.ts';
 
 export class ManualTimers implements Timers {
   time = 1_000;
