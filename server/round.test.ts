@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MODEL_SPECS, type ModelName } from '../shared/model-spec.ts';
 import type { Phase, RoundMetrics, RoundStart } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { decodeWeights } from '../shared/wire.ts';
 import { Room } from './room.ts';
 import { RoundController, RunStateError, UpdateRejectedError } from './round.ts';
+import { RunCheckpoints } from './run-checkpoints.ts';
 import { flushAsync, ManualTimers, ScriptedEvaluator } from './test-support.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
@@ -565,4 +569,108 @@ test('a checkpointed run resumes at the round in flight, with the same model and
   fresh.addTab('b');
   assert.equal(fresh.starts[0].start.round, 3);
   assert.deepEqual(decodeWeights(MODEL_SPECS.mlp, fresh.starts[0].start.weights), global, 'the model it goes on from is the checkpointed one');
+});
+
+/** Every value within float32 rounding of `expected`. */
+function assertAll(values: Float32Array, expected: number, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!(Math.abs(values[i] - expected) <= 1e-6 * Math.abs(expected))) assert.fail(`${what}: value ${i} is ${values[i]}, expected ${expected}`);
+  }
+}
+const sameBits = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+test('fedadam: its m and v carry over from round to round; a new start, a reset and new settings clear them', async () => {
+  const settings = { serverOptimizer: 'fedadam', serverLearningRate: 0.01, rounds: 3 } as const;
+  const t = setup(settings);
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  await answerRounds(t, 2); // Δ = 1 everywhere, both rounds; β₁ = 0.9, β₂ = 0.99, τ = 0.001
+  // round 1: m = 0.1, v = 0.01, step = 0.01·0.1 / (0.1 + 0.001) = 0.00990099
+  assertAll(t.evaluator.evaluated[0], 0.00990099, 'after round 1');
+  // round 2: m = 0.9·0.1 + 0.1 = 0.19, v = 0.99·0.01 + 0.01 = 0.0199, step = 0.01·0.19 / (0.1410674 + 0.001) = 0.01337393;
+  // without the state it would step 0.00990099 again
+  assertAll(t.evaluator.evaluated[1], 0.00990099 + 0.01337393, 'after round 2');
+  const firstRound = t.evaluator.evaluated[0];
+
+  const assertCleared = (what: string) => {
+    for (const values of Object.values(t.controller.snapshot().serverOptimizer)) assertAll(values, 0, `m and v after ${what}`);
+  };
+  const restarts: [string, () => void][] = [
+    ['a new start', () => {}],
+    ['a reset', () => (t.controller.reset(), assertCleared('a reset'))],
+    ['new settings', () => (t.controller.updateSettings(resolveSettings({ ...t.settings, serverLearningRate: 0.01 })), assertCleared('new settings'))],
+  ];
+  for (const [what, restart] of restarts) {
+    t.controller.stop();
+    restart();
+    t.controller.start();
+    assertCleared(what);
+    await answerRounds(t, 1);
+    assert.ok(sameBits(t.evaluator.evaluated.at(-1)!, firstRound), `after ${what}, round 1 takes the first step of a fresh optimizer`);
+  }
+});
+
+test('the server optimizer steps on the strategy\'s aggregate: FedAvgM on the median', async () => {
+  const t = setup({ aggregation: 'median', serverOptimizer: 'fedavgm', serverLearningRate: 0.5, serverMomentum: 0.9 });
+  t.addTab('a');
+  t.addTab('b');
+  t.addTab('c');
+  t.controller.start();
+  for (const round of [1, 2]) {
+    t.controller.acceptUpdate('a', update(round, 100), filled(1));
+    t.controller.acceptUpdate('b', update(round, 100), filled(2));
+    t.controller.acceptUpdate('c', update(round, 100), filled(10)); // the outlier the median ignores
+    await flushAsync();
+  }
+  // median Δ = 2 both rounds. Round 1: m = 2, x = 0.5·2 = 1. Round 2: m = 0.9·2 + 2 = 3.8, x = 1 + 0.5·3.8 = 2.9
+  assertAll(t.evaluator.evaluated[0], 1, 'after round 1');
+  assertAll(t.evaluator.evaluated[1], 2.9, 'after round 2');
+});
+
+test('a checkpointed fedadam run resumes with the same m and v: round 3 ends bit for bit as without the restart', async (context) => {
+  const dir = await mkdtemp(join(tmpdir(), 'flock-round-'));
+  context.after(() => rm(dir, { recursive: true, force: true }));
+  const settings = { serverOptimizer: 'fedadam', serverLearningRate: 0.01, rounds: 5 } as const;
+  const deltas = [1, -0.5, 2]; // rounds 1, 2, 3: unequal, so m and v are not the same every round
+
+  const uninterrupted = setup(settings);
+  uninterrupted.addTab('a');
+  uninterrupted.addTab('b');
+  uninterrupted.controller.start();
+  for (const [i, value] of deltas.entries()) await answerRounds(uninterrupted, 1, { value, first: i + 1 });
+  const afterRound3 = uninterrupted.evaluator.evaluated[2];
+
+  const t = setup(settings);
+  t.addTab('a');
+  t.addTab('b');
+  t.controller.start();
+  await answerRounds(t, 1, { value: deltas[0] });
+  await answerRounds(t, 1, { value: deltas[1], first: 2 });
+  const checkpoints = new RunCheckpoints(dir, () => {});
+  await checkpoints.save({ run: t.controller.snapshot(), room: t.room.save(), global: t.controller.global }); // the process dies in round 3
+
+  const resumeAndRunRound3 = async (forgetState: boolean) => {
+    const saved = (await checkpoints.load())!;
+    assert.deepEqual(Object.keys(saved.run.serverOptimizer).sort(), ['m', 'v']);
+    if (forgetState) for (const values of Object.values(saved.run.serverOptimizer)) values.fill(0);
+    const resumed = setup({ rounds: 1 });
+    resumed.controller.resume(saved.run, saved.global);
+    resumed.addTab('a');
+    resumed.addTab('b');
+    await answerRounds(resumed, 1, { value: deltas[2], first: 3 });
+    return resumed.evaluator.evaluated[0];
+  };
+  assert.ok(sameBits(await resumeAndRunRound3(false), afterRound3), 'resumed with its state, round 3 gives the same model');
+  assert.ok(!sameBits(await resumeAndRunRound3(true), afterRound3), 'a resume that lost m and v would give another model');
+});
+
+test('a checkpoint whose optimizer state does not fit the run is refused', () => {
+  const t = setup({ serverOptimizer: 'fedadam' });
+  const snapshot = t.controller.snapshot();
+  const other = setup();
+  assert.throws(
+    () => other.controller.resume({ ...snapshot, serverOptimizer: { m: new Float32Array(P) } }, new Float32Array(P)),
+    /checkpoint does not fit: server optimizer FedAdam .* keeps \[m, v\], the saved state has \[m\]/,
+  );
 });

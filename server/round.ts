@@ -27,8 +27,10 @@ import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { AggregationError, type AggregationStrategy } from '../shared/fl/strategy.ts';
 import { createAggregationStrategy } from '../shared/fl/strategies.ts';
 import { PrivateAggregation } from '../shared/fl/private-aggregation.ts';
+import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerState } from '../shared/fl/server-optimizer.ts';
 import { ClientFaultError } from './client-fault.ts';
 import type { ClientRecord, Room } from './room.ts';
+import { realTimers, type Timers } from './timers.ts';
 import { RunPrivacy, type Population, type RoundPlan, type RunPrivacyState } from './run-privacy.ts';
 import { SecureRound, type SecureRoundHooks, type SecureSum } from './secure-round.ts';
 import type { AdvertWire, MaskedInputWire, RevealWire, SharesWire } from '../shared/secagg/wire-codec.ts';
@@ -74,18 +76,6 @@ export interface RoundHooks {
   bug(error: unknown): void;
 }
 
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
 interface Answer {
   weight: number;
   loss: number;
@@ -124,6 +114,8 @@ interface PendingEvaluation {
 
 /** What a checkpoint keeps of the run (the global model travels beside it as binary). */
 export interface RunSnapshot {
+  /** The server optimizer's m and v: binary, the live buffers (run-checkpoints.ts copies and stores them beside the model). */
+  serverOptimizer: ServerOptimizerState;
   phase: Phase;
   /** Rounds completed: the run resumes at completedRounds + 1. */
   completedRounds: number;
@@ -145,6 +137,8 @@ export class RoundController {
   private evaluation: PendingEvaluation | null = null;
   private strategy: AggregationStrategy;
   private aggregate: Float32Array;
+  /** Turns the aggregate into the global model's step; its m and v are run state, checkpointed with the rest. */
+  private serverOptimizer: ServerOptimizer;
   /** ε spent and the moving clip norm: run state, checkpointed with the rest. */
   private privacy: RunPrivacy;
   /** Bumped by start/stop so that async work of an abandoned run is dropped. */
@@ -160,6 +154,7 @@ export class RoundController {
     this.global = evaluator.initialWeights(settings.model, settings.seed);
     this.strategy = buildStrategy(settings, this.global.length);
     this.aggregate = new Float32Array(this.global.length);
+    this.serverOptimizer = createServerOptimizer(settings, this.global.length);
     this.privacy = new RunPrivacy(settings, null);
   }
 
@@ -176,10 +171,12 @@ export class RoundController {
     this.runId++;
     this.evaluation = null;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
+    this.serverOptimizer.reset();
     this.history = [];
     this.round = 1;
     this.attempt = 1;
-    this.hooks.log(`run started: ${this.settings.rounds} rounds of ${this.settings.model}, ${this.strategy.title}`);
+    const optimizer = this.settings.serverOptimizer === 'none' ? '' : `, server optimizer ${this.serverOptimizer.title}`;
+    this.hooks.log(`run started: ${this.settings.rounds} rounds of ${this.settings.model}, ${this.strategy.title}${optimizer}`);
     this.moveTo('waiting');
     this.openRoundIfReady();
   }
@@ -198,6 +195,7 @@ export class RoundController {
     if (this.running) throw new RunStateError('stop the run before resetting it');
     this.runId++;
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
+    this.serverOptimizer.reset();
     this.history = [];
     this.privacy = new RunPrivacy(this.settings, null);
     this.round = 0;
@@ -213,6 +211,12 @@ export class RoundController {
     this.updateSettings(snapshot.settings);
     if (global.length !== this.global.length) {
       throw new RunStateError(`checkpoint has ${global.length} parameters, ${snapshot.settings.model} has ${this.global.length}`);
+    }
+    try {
+      this.serverOptimizer.restore(snapshot.serverOptimizer);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new RunStateError(`checkpoint does not fit: ${error.message}`);
     }
     this.global = global;
     this.history = snapshot.history;
@@ -241,6 +245,7 @@ export class RoundController {
       settings: this.settings,
       history: this.history,
       privacy: this.privacy.state(),
+      serverOptimizer: this.serverOptimizer.state(),
     };
   }
 
@@ -258,6 +263,7 @@ export class RoundController {
     this.global = this.evaluator.initialWeights(settings.model, settings.seed);
     this.strategy = buildStrategy(settings, this.global.length);
     this.aggregate = new Float32Array(this.global.length);
+    this.serverOptimizer = createServerOptimizer(settings, this.global.length);
     this.privacy = new RunPrivacy(settings, null);
     this.hooks.stateChanged();
   }
@@ -296,7 +302,8 @@ export class RoundController {
       throw new UpdateRejectedError(`update for round ${update.round} rejected: round ${open.round} is open (late update?)`);
     }
     if (!open.selected.includes(clientId)) {
-      throw new UpdateRejectedError(`update rejected: this tab was not selected for round ${open.round}`);
+      const earlier = open.attempt > 1 ? ` attempt ${open.attempt} (an update for an earlier attempt of this round?)` : '';
+      throw new UpdateRejectedError(`update rejected: this tab was not selected for round ${open.round}${earlier}`);
     }
     if (open.answers.has(clientId)) {
       throw new UpdateRejectedError(`update rejected: this tab already sent its update for round ${open.round}`);
@@ -471,6 +478,7 @@ export class RoundController {
           localEpochs: s.localEpochs,
           batchSize: s.batchSize,
           learningRate: s.learningRate,
+          proximalMu: s.proximalMu,
           deadlineMs: s.roundDeadlineMs,
           clipNorm: s.localNoiseMultiplier > 0 || s.secureAggregation ? this.privacy.clipNorm : 0,
           localNoiseMultiplier: s.localNoiseMultiplier,
@@ -589,12 +597,17 @@ export class RoundController {
       this.retryRound(`${this.strategy.title} could not aggregate: ${error.message}`);
       return;
     }
+    // The server optimizer acts on whatever the strategy released (robust rule, clipping, noise,
+    // secure sum): with DP that is post-processing of the noised aggregate, so ε is unchanged.
+    // 'none' hands back the aggregate itself, so the model moves by exactly it, as in plain FedAvg.
+    const step = this.serverOptimizer.proposeStep(this.aggregate);
     // Updates are bounded one by one (acceptUpdate); this is the last line before the model changes.
-    if (!sumIsFinite(this.global, this.aggregate)) {
-      this.retryRound('the new global model would not be finite; it is unchanged');
+    if (!sumIsFinite(this.global, step)) {
+      this.retryRound('the new global model would not be finite; it and the server optimizer are unchanged');
       return;
     }
-    for (let i = 0; i < this.global.length; i++) this.global[i] += this.aggregate[i];
+    for (let i = 0; i < this.global.length; i++) this.global[i] += step[i];
+    this.serverOptimizer.commitStep();
 
     const answerWeights = [...open.answers.values()].map((a) => a.weight);
     const { privacy, clipNorm, unclippedFraction } = this.privacy.roundDone({

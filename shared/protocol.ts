@@ -74,6 +74,8 @@ export interface RoundConfig {
   localEpochs: number;
   batchSize: number;
   learningRate: number;
+  /** FedProx: the tab adds (μ/2)·‖w − w_global‖² to its local loss; 0: plain FedAvg. */
+  proximalMu: number;
   deadlineMs: number;
   /** The tab clips its own delta to this L2 norm before sending (local DP, secure aggregation); 0: it doesn't. */
   clipNorm: number;

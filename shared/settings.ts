@@ -4,8 +4,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { MODEL_NAMES } from './model-spec.ts';
 import { AGGREGATION_RULES } from './fl/strategies.ts';
+import { SERVER_OPTIMIZERS } from './fl/server-optimizer.ts';
 
-export const PARTITIONS = ['iid', 'by-label'] as const;
+export const PARTITIONS = ['iid', 'dirichlet', 'shards', 'quantity'] as const;
 export type Partition = (typeof PARTITIONS)[number];
 
 const int = (minimum: number, maximum: number, description: string) => Type.Integer({ minimum, maximum, description });
@@ -23,6 +24,7 @@ export const SettingsSchema = Type.Object(
     localEpochs: int(1, 100, 'local epochs per round on each tab'),
     batchSize: int(1, 4096, 'local mini-batch size'),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'local SGD learning rate' }),
+    proximalMu: num(0, 100, 'FedProx: each tab adds (μ/2)·‖w − w_global‖² to its local loss, pulling its weights toward the round\'s global model (0 = plain FedAvg; learningRate·μ must stay below 1)'),
     roundDeadlineMs: int(1_000, 3_600_000, 'a round closes after this long even if tabs are missing'),
     clipNorm: num(0, 1e6, 'L2 clip norm C of each delta (0 = no clipping)'),
     noiseMultiplier: num(0, 1e3, 'Gaussian noise std as a multiple of the sensitivity (needs clipNorm > 0)'),
@@ -49,7 +51,27 @@ export const SettingsSchema = Type.Object(
     normBound: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, description: 'norm-bound: L2 bound on each update' }),
     normBoundAction: Type.Union([Type.Literal('drop'), Type.Literal('rescale')], { description: 'norm-bound: drop or rescale an update over the bound' }),
     maxUpdateNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'an update with a larger L2 norm is refused (guards the model against overflow)' }),
-    partition: Type.Union(PARTITIONS.map((p) => Type.Literal(p)), { description: 'how the training set is split into shards: iid or by-label' }),
+    serverOptimizer: Type.Union(SERVER_OPTIMIZERS.map((o) => Type.Literal(o)), {
+      description: 'how each round\'s aggregate Δ moves the global model: none (x += Δ, plain FedAvg), fedavgm (server momentum), or adaptive fedadam, fedyogi, fedadagrad (Reddi et al. 2021)',
+    }),
+    serverLearningRate: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 10,
+      description: 'server optimizer: step size η (not used by none); the adaptive ones move each value by about η a round, so try 0.01–0.1 with them',
+    }),
+    serverMomentum: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'server optimizer: β₁, fedavgm\'s momentum and the adaptive ones\' decay of the mean step m' }),
+    serverBeta2: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'fedadam, fedyogi: β₂, the decay of the mean squared step v' }),
+    serverTau: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'adaptive server optimizers: τ in the step η·m / (√v + τ); the larger, the less adaptive' }),
+    partition: Type.Union(PARTITIONS.map((p) => Type.Literal(p)), {
+      description: 'how the training set is split into shards: iid (shuffled, equal sizes), dirichlet (uneven digit mix, dirichletAlpha), shards (about classesPerClient digits each) or quantity (power-law sizes, quantitySkew)',
+    }),
+    dirichletAlpha: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1000,
+      description: 'dirichlet partition: concentration α of each digit\'s spread over the shards, p ~ Dir(α); 0.1 gives each shard a few digits, 100 is close to iid',
+    }),
+    classesPerClient: int(1, 10, 'shards partition: label-sorted slices per shard, so each shard holds about this many digits (McMahan et al. 2017)'),
+    quantitySkew: num(0, 10, 'quantity partition: exponent β of the shard sizes, size_k ∝ (k + 1)^−β (0 = equal sizes), digits iid within a shard; each shard keeps at least 32 examples where the data allows'),
     shards: int(1, 1_000, 'number of shards the 8,000 training digits are split into; tab k gets shard k mod shards'),
     seed: int(0, 2 ** 31 - 1, 'seed for the split, client sampling, initial weights and noise'),
   },
@@ -69,6 +91,7 @@ export const DEFAULT_SETTINGS: Settings = {
   localEpochs: 2,
   batchSize: 32,
   learningRate: 0.1,
+  proximalMu: 0,
   roundDeadlineMs: 60_000,
   clipNorm: 0,
   noiseMultiplier: 0,
@@ -93,7 +116,15 @@ export const DEFAULT_SETTINGS: Settings = {
   normBound: 10,
   normBoundAction: 'rescale',
   maxUpdateNorm: 10_000,
+  serverOptimizer: 'none',
+  serverLearningRate: 1,
+  serverMomentum: 0.9,
+  serverBeta2: 0.99,
+  serverTau: 1e-3,
   partition: 'iid',
+  dirichletAlpha: 0.5,
+  classesPerClient: 2,
+  quantitySkew: 1,
   shards: 8,
   seed: 42,
 };
@@ -153,6 +184,10 @@ function crossFieldProblems(s: Settings): string[] {
   }
   if (s.secureAggregation && s.aggregation !== 'fedavg') {
     problems.push(`secureAggregation works with aggregation fedavg, not ${s.aggregation}: the coordinator only ever sees the sum`);
+  }
+  if (s.learningRate * s.proximalMu >= 1) {
+    // Each step pulls w toward the global model by a factor (1 − η·μ): at 1 or more it overshoots, at 2 it diverges.
+    problems.push(`learningRate × proximalMu must be below 1 (got ${s.learningRate} × ${s.proximalMu}): FedProx's pull would overshoot the global model`);
   }
   if (s.distributedNoise && !(s.secureAggregation && s.noiseMultiplier > 0)) {
     problems.push('distributedNoise needs secureAggregation and noiseMultiplier > 0');

@@ -44,7 +44,11 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   localEpochs: { label: 'local epochs', group: 'local training' },
   batchSize: { label: 'batch size', group: 'local training' },
   learningRate: { label: 'learning rate', group: 'local training' },
+  proximalMu: { label: 'FedProx μ', group: 'local training', unit: '0 = off' },
   partition: { label: 'partition', group: 'data' },
+  dirichletAlpha: { label: 'α (dirichlet)', group: 'data', unit: 'small = skewed' },
+  classesPerClient: { label: 'digits per shard (shards)', group: 'data' },
+  quantitySkew: { label: 'size skew β (quantity)', group: 'data', unit: '0 = equal' },
   shards: { label: 'shards', group: 'data' },
   seed: { label: 'seed', group: 'data' },
   clipNorm: { label: 'clip norm C', group: 'privacy', unit: '0 = off' },
@@ -70,9 +74,14 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   normBound: { label: 'norm bound', group: 'aggregation' },
   normBoundAction: { label: 'over the bound', group: 'aggregation' },
   maxUpdateNorm: { label: 'largest update norm', group: 'aggregation' },
+  serverOptimizer: { label: 'optimizer', group: 'server optimizer' },
+  serverLearningRate: { label: 'server step η', group: 'server optimizer' },
+  serverMomentum: { label: 'momentum β₁', group: 'server optimizer', unit: '0–1' },
+  serverBeta2: { label: 'β₂ (Adam, Yogi)', group: 'server optimizer', unit: '0–1' },
+  serverTau: { label: 'adaptivity τ', group: 'server optimizer' },
 };
 
-export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'aggregation', 'privacy', 'secure aggregation', 'other'] as const;
+export const SETTING_GROUPS = ['run', 'tabs per round', 'local training', 'data', 'aggregation', 'server optimizer', 'privacy', 'secure aggregation', 'other'] as const;
 
 /** What an on/off switch shows for true and false. */
 const SWITCH_CHOICES = ['on', 'off'] as const;
