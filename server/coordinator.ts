@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
 import type { AttackMode, ClientView, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
+import { dataVersion } from '../shared/partition.ts';
 import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/secagg/wire-codec.ts';
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
@@ -32,6 +33,10 @@ export interface CoordinatorEvents {
 
 export class UnknownClientError extends ClientFaultError {
   override name = 'UnknownClientError';
+}
+
+export class ReadyReportError extends ClientFaultError {
+  override name = 'ReadyReportError';
 }
 
 export interface CoordinatorOptions {
@@ -110,13 +115,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return {
       clientId: client.clientId,
       resumeToken,
-      shard: { index: client.shard, count: settings.shards, url: `/api/shards/${client.shard}` },
+      shard: { index: client.shard, count: settings.shards, url: `/api/shards/${client.shard}`, dataVersion: dataVersion(settings) },
       model: settings.model,
     };
   }
 
   ready(connectionId: string, report: ReadyReport): void {
     const client = this.tabOn(connectionId);
+    const counted = report.labelCounts?.reduce((a, b) => a + b, 0);
+    if (counted !== undefined && counted !== report.numExamples) {
+      throw new ReadyReportError(`ready report refused: its label counts add up to ${counted}, not its ${report.numExamples} examples`);
+    }
     this.room.markReady(client.clientId, report);
     this.log('info', `tab ${client.clientId} ready: ${report.backend}, ${report.numExamples} examples${client.attack !== 'none' ? `, attacker (${client.attack})` : ''}`);
     this.rounds.clientsChanged();
@@ -228,6 +237,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       bytesSent: c.bytesSent,
       bytesReceived: c.bytesReceived,
       attack: c.attack,
+      labelCounts: c.labelCounts,
     }));
   }
 

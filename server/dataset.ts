@@ -2,7 +2,7 @@
 // shard and keeps the held-out test split for evaluating the global model.
 import { existsSync, readFileSync } from 'node:fs';
 import { decodeDataset, encodeDataset, selectExamples, type LabelledImages } from '../shared/dataset-format.ts';
-import { partitionIndices, type PartitionSettings } from '../shared/partition.ts';
+import { dataVersion, partitionIndices, type PartitionSettings } from '../shared/partition.ts';
 import { TEST_FILE, TRAIN_FILE } from './data-paths.ts';
 
 export interface Mnist {
@@ -25,12 +25,9 @@ export class ShardStore {
   constructor(private readonly train: LabelledImages) {}
 
   shard(settings: PartitionSettings, index: number): Uint8Array {
-    const { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew } = settings;
-    // Only what the split depends on, in a fixed order: other settings changing keeps the shards.
-    const split: PartitionSettings = { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew };
-    const key = JSON.stringify(split);
+    const key = dataVersion(settings);
     if (key !== this.key) {
-      const parts = partitionIndices(this.train.labels, split);
+      const parts = partitionIndices(this.train.labels, settings);
       this.encoded = parts.map((indices) => encodeDataset(selectExamples(this.train, indices)));
       this.key = key;
     }

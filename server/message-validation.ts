@@ -27,6 +27,8 @@ export class ProtocolError extends ClientFaultError {
 const MAX_KEYS = 8;
 /** Longest string field in any message (backendReason). */
 const MAX_STRING_LENGTH = 1000;
+/** Longest list in any message (a ready report's label counts, one per class). */
+const MAX_LIST_LENGTH = 16;
 
 const isBinary = (value: unknown) => ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
 
@@ -35,7 +37,7 @@ const isBinary = (value: unknown) => ArrayBuffer.isView(value) || value instance
  * short strings, numbers, booleans or (only for `binaryKey`) binary. Buffers, arrays and
  * nested objects are refused here, before a schema validator would walk them.
  */
-function requirePlainShape(what: string, raw: unknown, binaryKey?: string): Record<string, unknown> {
+function requirePlainShape(what: string, raw: unknown, binaryKey?: string, listKey?: string): Record<string, unknown> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || isBinary(raw)) {
     throw new ProtocolError(`malformed ${what}: expected an object, got ${describe(raw)}`);
   }
@@ -46,6 +48,10 @@ function requirePlainShape(what: string, raw: unknown, binaryKey?: string): Reco
     if (++keys > MAX_KEYS) throw new ProtocolError(`malformed ${what}: too many fields`);
     const value = (raw as Record<string, unknown>)[key];
     if (key === binaryKey && isBinary(value)) continue;
+    if (key === listKey && Array.isArray(value)) {
+      if (value.length > MAX_LIST_LENGTH) throw new ProtocolError(`malformed ${what}: ${key} has more than ${MAX_LIST_LENGTH} entries`);
+      continue; // its entries are checked by the schema, which walks at most MAX_LIST_LENGTH of them
+    }
     if (typeof value === 'string' && value.length > MAX_STRING_LENGTH) throw new ProtocolError(`malformed ${what}: ${key} is too long`);
     if (typeof value === 'object' && value !== null) throw new ProtocolError(`malformed ${what}: ${key} must not be ${describe(value)}`);
   }
@@ -70,7 +76,7 @@ function requireFinite(what: string, value: number): void {
 }
 
 export const parseJoin = (raw: unknown) => check('join', JoinRequestSchema, requirePlainShape('join', raw ?? {}));
-export const parseReady = (raw: unknown) => check('ready report', ReadyReportSchema, requirePlainShape('ready report', raw));
+export const parseReady = (raw: unknown) => check('ready report', ReadyReportSchema, requirePlainShape('ready report', raw, undefined, 'labelCounts'));
 
 export function parseProgress(raw: unknown) {
   const progress = check('progress report', TrainingProgressSchema, requirePlainShape('progress report', raw));

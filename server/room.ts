@@ -17,6 +17,7 @@ export interface ClientRecord {
   backendReason: string;
   numExamples: number;
   attack: AttackMode;
+  labelCounts: number[] | null;
   lastLoss: number | null;
   lastUpdateAt: number | null;
   bytesSent: number;
@@ -70,6 +71,7 @@ export class Room {
       leftClient = previous.clientId;
     }
     if (known) {
+      known.shard %= shards; // the shard count may have fallen since it joined
       const replacedConnection = known.connectionId !== connectionId ? known.connectionId : null;
       if (replacedConnection) this.byConnection.delete(replacedConnection);
       this.attach(known, connectionId);
@@ -84,6 +86,7 @@ export class Room {
       backendReason: '',
       numExamples: 0,
       attack: 'none',
+      labelCounts: null,
       lastLoss: null,
       lastUpdateAt: null,
       bytesSent: 0,
@@ -113,6 +116,7 @@ export class Room {
     client.backendReason = report.backendReason;
     client.numExamples = report.numExamples;
     if (report.attack) client.attack = report.attack;
+    client.labelCounts = report.labelCounts ?? null;
   }
 
   /**
@@ -178,7 +182,7 @@ export class Room {
   restore(saved: { joins: number; clients: SavedClient[] }): void {
     for (const { tokenHash, ...c } of saved.clients) {
       if (this.clients.has(c.clientId)) continue;
-      const away = { connectionId: null, backend: null, backendReason: '', lastLoss: null, lastUpdateAt: null, bytesSent: 0, bytesReceived: 0 };
+      const away = { connectionId: null, backend: null, backendReason: '', labelCounts: null, lastLoss: null, lastUpdateAt: null, bytesSent: 0, bytesReceived: 0 };
       this.remember({ ...c, ...away }, tokenHash);
     }
     this.joins = Math.max(this.joins, saved.joins);

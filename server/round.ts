@@ -23,6 +23,7 @@ import { encodeWeights } from '../shared/wire.ts';
 import { clientWeight } from '../shared/fl/fedavg.ts';
 import { l2Norm } from '../shared/fl/clip.ts';
 import { dpClientWeight } from '../shared/fl/dp-fedavg.ts';
+import { dataVersion } from '../shared/partition.ts';
 import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { AggregationError, type AggregationStrategy } from '../shared/fl/strategy.ts';
 import { createAggregationStrategy } from '../shared/fl/strategies.ts';
@@ -473,6 +474,7 @@ export class RoundController {
         round: this.round,
         attempt: this.attempt,
         model: s.model,
+        dataVersion: dataVersion(s),
         weights: encodeWeights(modelSpec(s.model), this.global),
         config: {
           localEpochs: s.localEpochs,

@@ -83,3 +83,16 @@ function fillEmptyShards(parts: number[][], rng: Rng): void {
     largest.pop();
   }
 }
+
+/**
+ * Names one split: equal for equal partition settings, different (but for a 2⁻³² chance) otherwise.
+ * Round starts carry it, so a tab that holds a shard of an older split knows to fetch its new one.
+ */
+export function dataVersion(settings: PartitionSettings): string {
+  const { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew } = settings;
+  // Only what the split depends on, in a fixed order: other settings changing keeps the shards.
+  const key = JSON.stringify({ partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew });
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}

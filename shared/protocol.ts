@@ -33,6 +33,8 @@ export interface ShardInfo {
   count: number;
   /** Where the tab fetches its shard (binary, see shared/dataset-format.ts). */
   url: string;
+  /** Which split the shard belongs to (shared/partition.ts dataVersion): a round start with another means "fetch it again". */
+  dataVersion: string;
 }
 
 // Messages a tab sends: one TypeBox schema each is both the wire check (server/message-validation.ts)
@@ -65,6 +67,8 @@ export const ReadyReportSchema = Type.Object(
     numExamples: Type.Integer({ minimum: 1, maximum: MAX_EXAMPLES_PER_TAB }),
     /** From the page's ?attack= parameter; the dashboard can change it later (admin only). */
     attack: Type.Optional(Type.Union(ATTACK_MODES.map((m) => Type.Literal(m)))),
+    /** How many of its examples carry each label (never the examples): the dashboard's histogram. Sums to numExamples. */
+    labelCounts: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: MAX_EXAMPLES_PER_TAB }), { maxItems: 10 })),
   },
   { additionalProperties: false },
 );
@@ -92,6 +96,8 @@ export interface RoundStart {
   /** Global weights, shared/wire.ts format. */
   weights: ArrayBuffer;
   config: RoundConfig;
+  /** The split this round trains on (ShardInfo.dataVersion); a tab holding another shard joins again first. */
+  dataVersion: string;
 }
 
 export const TrainingProgressSchema = Type.Object(
@@ -249,6 +255,8 @@ export interface ClientView {
   bytesReceived: number;
   /** Simulated attack this tab runs ('none': honest). */
   attack: AttackMode;
+  /** Examples per label, as the tab reported them; null before it did. */
+  labelCounts: number[] | null;
 }
 
 export interface RunState {

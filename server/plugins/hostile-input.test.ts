@@ -142,3 +142,28 @@ test('refusals are logged briefly at info, without a stack; nothing is logged at
   }
   assert.deepEqual(logLines.filter((l) => l.level >= 50), []);
 });
+
+test('a ready report\'s label counts must be a short list of counts that add up to its examples', async () => {
+  const socket = await openTab();
+  await joinRoom(socket);
+  const errors: string[] = [];
+  socket.on('flock:error', (message) => errors.push(message));
+  const report = { backend: 'wasm', backendReason: 'test', numExamples: 10 };
+  const loose = socket as unknown as { emit(event: string, ...args: unknown[]): void };
+  loose.emit('participant:ready', { ...report, labelCounts: [5, 4] });
+  loose.emit('participant:ready', { ...report, labelCounts: new Array(17).fill(0) });
+  loose.emit('participant:ready', { ...report, labelCounts: [{ a: 1 }] });
+  loose.emit('participant:ready', { ...report, labelCounts: [5, -5, 10] });
+  await settle();
+  assert.equal(errors.length, 4, errors.join('\n'));
+  assert.match(errors[0], /label counts add up to 9, not its 10 examples/);
+  assert.match(errors[1], /labelCounts has more than 16 entries/);
+  assert.match(errors[2], /malformed ready report: labelCounts\/0/);
+  assert.match(errors[3], /malformed ready report: labelCounts\/1/);
+  loose.emit('participant:ready', { ...report, labelCounts: [5, 5] });
+  await settle();
+  assert.equal(errors.length, 4, 'counts that add up are taken');
+  const view = flock.coordinator.runState().clients.find((c) => c.labelCounts !== null);
+  assert.deepEqual(view?.labelCounts, [5, 5]);
+  socket.disconnect();
+});

@@ -6,6 +6,7 @@
 import { ATTACK_LABELS, ATTACK_MEANINGS, parseAttackMode } from '../../shared/fl/attacks.ts';
 import { ATTACK_MODES, type AttackMode, type ClientStatus, type ClientView, type RunState } from '../../shared/protocol.ts';
 import { formatAgo, formatBytes, formatCount, formatStat, shortClientId } from '../format.ts';
+import { labelHistogram } from './label-histogram.ts';
 
 /** What each status means, for the pill's tooltip. */
 export const STATUS_MEANINGS: Record<ClientStatus, string> = {
@@ -108,6 +109,7 @@ export function createClientsTable(tbody: HTMLTableSectionElement, hooks: Client
     backend.title = client.backend === null ? 'not ready yet: still loading data or measuring backends' : client.backendReason;
     if (client.backend !== null && client.backendReason !== '') backend.classList.add('has-reason');
     cell(tr, client.numExamples > 0 ? formatCount(client.numExamples) : '—', 'num');
+    cell(tr, '', 'labels').append(labelHistogram(client.labelCounts));
     cell(tr, '').append(
       pill(client.connected ? client.status : `${client.status} (offline)`, `status-${client.status}`, STATUS_MEANINGS[client.status]),
     );

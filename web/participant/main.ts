@@ -47,7 +47,8 @@ function parseAttackParam(value: string | null): AttackMode {
 
 /** What the coordinator knows of this tab: sent once ready, and again when the example count changes. */
 function readyReport(): ReadyReport {
-  return { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples, attack: state.attack };
+  const labelCounts = state.labelCounts ?? undefined;
+  return { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples, attack: state.attack, labelCounts };
 }
 
 function fail(message: string): void {
@@ -60,6 +61,8 @@ function fail(message: string): void {
 interface Session {
   model: ModelName;
   shardIndex: number;
+  /** The split the shard came from: a round of another split makes this tab join again and reload. */
+  dataVersion: string;
   ready: Promise<TrainerClient>;
   trainer: TrainerClient | null;
 }
@@ -67,9 +70,15 @@ let session: Session | null = null;
 
 /** Loads the shard and starts a worker for the model, unless this tab already has (or is getting) them. */
 async function prepare(reply: JoinReply): Promise<void> {
-  if (!session || session.model !== reply.model || session.shardIndex !== reply.shard.index) {
+  if (!session || session.model !== reply.model || session.shardIndex !== reply.shard.index || session.dataVersion !== reply.shard.dataVersion) {
     session?.trainer?.terminate();
-    const next: Session = { model: reply.model, shardIndex: reply.shard.index, ready: startTrainer(reply), trainer: null };
+    const next: Session = {
+      model: reply.model,
+      shardIndex: reply.shard.index,
+      dataVersion: reply.shard.dataVersion,
+      ready: startTrainer(reply),
+      trainer: null,
+    };
     session = next;
     next.ready.then(
       (trainer) => (next.trainer = trainer),
@@ -96,6 +105,7 @@ async function startTrainer(reply: JoinReply): Promise<TrainerClient> {
   const response = await fetch(reply.shard.url);
   if (!response.ok) throw new Error(`could not load shard ${reply.shard.index}: HTTP ${response.status}`);
   const shard = decodeDataset(new Uint8Array(await response.arrayBuffer()));
+  state.labelCounts = countLabels(shard.labels, modelSpec(reply.model).numClasses);
   const pixelsPerExample = modelSpec(reply.model).inputShape.reduce((a, b) => a * b, 1);
   if (shard.pixelsPerExample !== pixelsPerExample) {
     throw new Error(`shard ${reply.shard.index} has ${shard.pixelsPerExample} pixels per example, ${reply.model} needs ${pixelsPerExample}`);
@@ -159,7 +169,13 @@ const connection = new Connection(
   params.get('room') ?? undefined,
 );
 
-const rounds = new RoundRunner({ state, show, connection, trainer: () => session?.trainer ?? null });
+const rounds = new RoundRunner({ state, show, connection, trainer: () => session?.trainer ?? null, dataVersion: () => session?.dataVersion ?? null });
+
+function countLabels(labels: Uint8Array, numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (const label of labels) counts[label]++;
+  return counts;
+}
 
 connection.socket.on('round:start', (start) => void rounds.run(start));
 connection.socket.on('secagg:roster', (wire) => rounds.onRoster(wire));
@@ -170,6 +186,7 @@ const drawPanel = createDrawPanel(async (pixels, label) => {
   if (!trainer) throw new Error('this tab is still getting ready');
   state.numExamples = await trainer.addExamples(pixels, Uint8Array.of(label));
   state.drawnExamples++;
+  if (state.labelCounts) state.labelCounts[label]++;
   // The coordinator weighs updates by example count: tell it about the new total.
   connection.socket.emit('participant:ready', readyReport());
   show();

@@ -19,6 +19,8 @@ export interface RoundRunnerDeps {
   connection: Connection;
   /** The worker for the joined model, or null while it is being prepared. */
   trainer(): TrainerClient | null;
+  /** The split this tab's shard came from (ShardInfo.dataVersion), or null before it joined. */
+  dataVersion(): string | null;
 }
 
 /** The round this tab is training or uploading. */
@@ -42,8 +44,12 @@ export class RoundRunner {
     const { state, show, connection } = this.deps;
     const trainer = this.deps.trainer();
     if (!trainer) return; // not ready: the coordinator resends the round once this tab reports ready
-    if (trainer.model !== start.model) {
-      state.lastError = `the coordinator now trains ${start.model}, this tab was set up for ${trainer.model}: joining again`;
+    if (trainer.model !== start.model || this.deps.dataVersion() !== start.dataVersion) {
+      // The coordinator resends the round once this tab is ready again with the right model and shard
+      // (a new split is no error: the tab just shows it is loading data again).
+      if (trainer.model !== start.model) {
+        state.lastError = `the coordinator now trains ${start.model}, this tab was set up for ${trainer.model}: joining again`;
+      }
       show();
       connection.rejoin();
       return;

@@ -49,6 +49,8 @@ export interface TabState {
    * then by the dashboard; each round trains with the mode in force when it starts.
    */
   attack: AttackMode;
+  /** Examples per label in this tab's data (its shard and what was drawn); null before the shard loaded. */
+  labelCounts: number[] | null;
   /** What this tab did to its last update before sending it: clipping, local noise (null: neither). */
   privatized: LocalPrivatization | null;
   /** The last round's update went through secure aggregation: how many tabs its masks paired it with. */
@@ -93,6 +95,7 @@ export function createTabState(): TabState {
     attack: 'none',
     privatized: null,
     secureAggregation: null,
+    labelCounts: null,
   };
   Object.defineProperty(window, 'flock', {
     get: (): FlockTestHook =>
