@@ -10,7 +10,7 @@
 // The coordinator relays and sums; it never holds an unmasked update.
 import { buildRoster, minimumThreshold } from '../shared/secagg/roster.ts';
 import type { EncryptedShares, KeyAdvert, RosterMessage } from '../shared/secagg/messages.ts';
-import { SecAggError } from '../shared/secagg/secagg-error.ts';
+import { attemptLabel, SecAggError } from '../shared/secagg/secagg-error.ts';
 import { SecureSumUnmasker } from '../shared/secagg/unmasker.ts';
 import {
   advertFromWire,
@@ -326,6 +326,6 @@ export class SecureRound {
   }
 
   private label(): string {
-    return `round ${this.options.round} attempt ${this.options.attempt}`;
+    return attemptLabel(this.options);
   }
 }

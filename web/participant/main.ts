@@ -5,6 +5,7 @@
 // from its first round, to show what robust aggregation is for; the dashboard's admin can
 // switch it later ('participant:attack').
 import { decodeDataset } from '../../shared/dataset-format.ts';
+import { labelHistogram } from '../../shared/partition.ts';
 import { parseAttackMode } from '../../shared/fl/attacks.ts';
 import { modelSpec, type ModelName } from '../../shared/model-spec.ts';
 import { BACKENDS, type AttackMode, type BackendName, type JoinReply, type ReadyReport } from '../../shared/protocol.ts';
@@ -105,7 +106,7 @@ async function startTrainer(reply: JoinReply): Promise<TrainerClient> {
   const response = await fetch(reply.shard.url);
   if (!response.ok) throw new Error(`could not load shard ${reply.shard.index}: HTTP ${response.status}`);
   const shard = decodeDataset(new Uint8Array(await response.arrayBuffer()));
-  state.labelCounts = countLabels(shard.labels, modelSpec(reply.model).numClasses);
+  state.labelCounts = labelHistogram(shard.labels, Array.from(shard.labels.keys()), modelSpec(reply.model).numClasses);
   const pixelsPerExample = modelSpec(reply.model).inputShape.reduce((a, b) => a * b, 1);
   if (shard.pixelsPerExample !== pixelsPerExample) {
     throw new Error(`shard ${reply.shard.index} has ${shard.pixelsPerExample} pixels per example, ${reply.model} needs ${pixelsPerExample}`);
@@ -170,12 +171,6 @@ const connection = new Connection(
 );
 
 const rounds = new RoundRunner({ state, show, connection, trainer: () => session?.trainer ?? null, dataVersion: () => session?.dataVersion ?? null });
-
-function countLabels(labels: Uint8Array, numClasses: number): number[] {
-  const counts = new Array<number>(numClasses).fill(0);
-  for (const label of labels) counts[label]++;
-  return counts;
-}
 
 connection.socket.on('round:start', (start) => void rounds.run(start));
 connection.socket.on('secagg:roster', (wire) => rounds.onRoster(wire));
