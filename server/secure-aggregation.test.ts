@@ -234,3 +234,19 @@ test('secure aggregation with distributed DP: the tabs add the noise before mask
   assert.equal(t.done[0].secureAggregation?.distributedNoise, true);
   assert.ok(Math.abs(t.done[0].noiseStd - predicted / 3) < 1e-12, `reported noise on the mean ${t.done[0].noiseStd}`);
 });
+
+test('secure aggregation: a tab that masks an unclipped update is caught in the sum; the round is retried and the model unchanged', async () => {
+  const t = setup({ minClientsToStart: 3, secAggThreshold: 0.6 });
+  for (const id of ['a', 'b', 'c']) t.addTab(id, 100);
+  t.controller.start();
+  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } | null }).open?.secure.step === 'inputs');
+  const before = t.controller.global.slice();
+  const huge = deltaOf(3).map((v) => v * 125); // norm 100, against C = 1: the page would have clipped it
+  await t.sessions.get('a')!.submit(deltaOf(1), true, 0.5, createRng(1));
+  await t.sessions.get('b')!.submit(deltaOf(2), true, 0.5, createRng(2));
+  await t.sessions.get('c')!.submit(huge, true, 0.5, createRng(3));
+  await until('the retry', () => t.starts.length === 2);
+  assert.ok(t.logs.some((l) => /the unmasked sum is out of bounds \(‖Σ w·Δ‖ = 10\d, at most 3\.\d+ from 3 clipped updates\)/.test(l)), t.logs.join('\n'));
+  assert.deepEqual(t.controller.global, before, 'the model is bit-identical');
+  assert.equal(t.evaluator.evaluated.length, 0);
+});

@@ -259,13 +259,36 @@ export class SecureRound {
         if (this.step !== 'unmasking') return; // the round was stopped meanwhile
         this.step = 'over';
         this.recovered = result.recovered.length;
-        const { weightedSum, totalWeight, unclipped } = decodeSecureSum(result.sum, this.scale);
-        this.hooks.unmasked({ weightedSum, totalWeight, unclipped, survivors: result.survivors });
+        const sum = { ...decodeSecureSum(result.sum, this.scale), survivors: result.survivors };
+        const outOfBounds = this.outOfBounds(sum);
+        if (outOfBounds) return this.fail(new SecAggError(`${this.label()}: the unmasked sum is out of bounds (${outOfBounds}): a tab masked something other than its clipped, weighted update`));
+        this.hooks.unmasked(sum);
       },
       (error: unknown) => {
         if (this.step === 'unmasking') this.fail(error);
       },
     );
+  }
+
+  /**
+   * The coordinator cannot check a masked input, but it can check the sum: honest tabs send the
+   * weights they were told (Σw is known) and updates clipped to C, so ‖Σ w·Δ‖ ≤ Σw·C, plus the
+   * fixed-point rounding and the tabs' own noise. A sum beyond that never reaches the model.
+   */
+  private outOfBounds(sum: SecureSum): string | null {
+    const n = sum.survivors.length;
+    const expectedWeight = sum.survivors.reduce((total, id) => total + this.weightSentTo(id), 0);
+    const rounding = n / this.scale; // per value: each of n terms within one grid step
+    if (!(Math.abs(sum.totalWeight - expectedWeight) <= 2 * rounding + 1e-6)) return `Σw = ${sum.totalWeight}, the tabs were told ${expectedWeight}`;
+    if (!(sum.unclipped >= 0 && sum.unclipped <= n)) return `${sum.unclipped} of ${n} tabs under the clip norm`;
+    let squares = 0;
+    for (let i = 0; i < sum.weightedSum.length; i++) squares += sum.weightedSum[i] ** 2;
+    const root = Math.sqrt(sum.weightedSum.length);
+    // A Gaussian vector's norm concentrates at σ√P (relative spread 1/√(2P)): 10 % over is far out.
+    const noise = 1.1 * this.noiseStdPerTab() * Math.sqrt(n) * root;
+    const bound = expectedWeight * this.options.clipNorm * (1 + 1e-6) + rounding * root + noise;
+    const norm = Math.sqrt(squares);
+    return norm <= bound ? null : `‖Σ w·Δ‖ = ${norm.toPrecision(3)}, at most ${bound.toPrecision(3)} from ${n} clipped updates`;
   }
 
   private fail(error: unknown): void {
