@@ -6,11 +6,10 @@ import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
 import type { AttackMode, ClientView, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
-import { dataVersion } from '../shared/partition.ts';
 import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/secagg/wire-codec.ts';
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
-import { Room } from './room.ts';
+import { Room, type Split } from './room.ts';
 import { RoundController, type Evaluator } from './round.ts';
 import { realTimers, type Timers } from './timers.ts';
 import { requireRoomCode, type Access } from './access.ts';
@@ -55,7 +54,7 @@ export interface CoordinatorOptions {
 export class Coordinator extends EventEmitter<CoordinatorEvents> {
   readonly room = new Room();
   readonly rounds: RoundController;
-  readonly shards: ShardStore;
+  private readonly shards: ShardStore;
   readonly access: Access;
   private readonly baseUrls: string[];
   private readonly log: CoordinatorOptions['log'];
@@ -107,7 +106,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
   join(connectionId: string, request: JoinRequest): JoinReply {
     requireRoomCode(this.access, request.roomCode);
     const settings = this.settings;
-    const { client, resumeToken, replacedConnection, leftClient } = this.room.join(connectionId, request.resumeToken, settings.shards);
+    const { client, resumeToken, replacedConnection, leftClient } = this.room.join(connectionId, request.resumeToken, settings);
+    const split = this.room.split(settings);
     if (replacedConnection) this.emit('connectionReplaced', replacedConnection);
     if (leftClient) this.log('info', `tab ${leftClient} left (its connection joined again as another tab)`);
     this.log('info', `tab ${client.clientId} joined (shard ${client.shard})`);
@@ -115,7 +115,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return {
       clientId: client.clientId,
       resumeToken,
-      shard: { index: client.shard, count: settings.shards, url: `/api/shards/${client.shard}`, dataVersion: dataVersion(settings) },
+      shard: { index: client.shard, count: split.partition.shards, url: `/api/shards/${client.shard}`, dataVersion: split.version },
       model: settings.model,
     };
   }
@@ -222,6 +222,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       roomCode: this.access.roomCode,
     };
   }
+  /** The split the tabs hold now (with settings.shards 0, one shard per tab, dealt at the run's first round). */
+  split(): Split {
+    return this.room.split(this.settings);
+  }
+
+  /** One shard of that split, encoded (shared/dataset-format.ts); null when there is no such shard. */
+  shardData(index: number): Uint8Array | null {
+    const { partition } = this.split();
+    return index < partition.shards ? this.shards.shard(partition, index) : null;
+  }
+
 
   private clientViews(): ClientView[] {
     return this.room.connectedClients().map((c) => ({

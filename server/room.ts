@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AttackMode, BackendName, ReadyReport } from '../shared/protocol.ts';
 import { createRng, shuffleInPlace, type Rng } from '../shared/fl/rng.ts';
+import { dataVersion, type PartitionSettings } from '../shared/partition.ts';
 
 export interface ClientRecord {
   /** Public id. */
@@ -33,6 +34,15 @@ export interface SavedClient {
   attack: AttackMode;
 }
 
+/** What a checkpoint keeps of the room. */
+export interface SavedRoom {
+  joins: number;
+  /** The auto split's shard count and deal number (see dealShards); absent in checkpoints made before it. */
+  dealt?: number;
+  deals?: number;
+  clients: SavedClient[];
+}
+
 export interface JoinResult {
   client: ClientRecord;
   /** Given to the tab on every join: the same one it sent, or a new one at its first join. */
@@ -42,6 +52,15 @@ export interface JoinResult {
   /** An identity this connection held before it joined again as another one, now gone. */
   leftClient: string | null;
 }
+
+/** The split tabs hold now: what the shards are cut from, and its name (ShardInfo.dataVersion). */
+export interface Split {
+  partition: PartitionSettings;
+  version: string;
+}
+
+/** settings.shards 0 (auto): shards of the split before the run's first round deals one per tab. */
+const AUTO_SHARDS_BEFORE_DEAL = 8;
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
 const newToken = () => randomBytes(24).toString('base64url');
@@ -53,6 +72,9 @@ export class Room {
   private readonly tokenHashOf = new Map<string, string>();
   private readonly byConnection = new Map<string, ClientRecord>();
   private joins = 0;
+  /** Auto split (settings.shards 0): shards the last deal made, and deals so far (a deal renames the split). */
+  private dealt = AUTO_SHARDS_BEFORE_DEAL;
+  private deals = 0;
 
   /** `newPublicId`: tests pass readable ids; the default is random. */
   constructor(private readonly newPublicId: () => string = randomPublicId) {}
@@ -62,7 +84,8 @@ export class Room {
    * otherwise a new one. A connection holds at most one identity: joining again as another
    * one leaves the first.
    */
-  join(connectionId: string, resumeToken: string | undefined, shards: number): JoinResult {
+  join(connectionId: string, resumeToken: string | undefined, settings: Pick<PartitionSettings, 'shards'>): JoinResult {
+    const shards = this.shardCount(settings);
     const previous = this.byConnection.get(connectionId);
     const known = resumeToken ? this.byTokenHash.get(hashToken(resumeToken)) : undefined;
     let leftClient: string | null = null;
@@ -95,6 +118,33 @@ export class Room {
     this.remember(record, hashToken(token));
     this.attach(record, connectionId);
     return { client: record, resumeToken: token, replacedConnection: null, leftClient };
+  }
+
+  /** settings.shards, or with 0 (auto) as many as the last deal made. */
+  shardCount(settings: Pick<PartitionSettings, 'shards'>): number {
+    return settings.shards > 0 ? settings.shards : this.dealt;
+  }
+
+  /** The split the shards are cut from. An auto split's name changes at every deal that moved a tab. */
+  split(settings: PartitionSettings): Split {
+    const partition = { ...settings, shards: this.shardCount(settings) };
+    return { partition, version: settings.shards > 0 ? dataVersion(partition) : `${dataVersion(partition)}-${this.deals}` };
+  }
+
+  /**
+   * Auto split: one shard per ready tab, in the order they joined, so every training example is
+   * in use whatever the number of tabs. Tabs that are not ready keep their index, wrapped; a
+   * tab that joins later shares a shard (joins mod shards). A deal that moves nobody keeps the split's name.
+   */
+  dealShards(): void {
+    const ready = this.readyClients(); // Map order: the order they joined
+    if (ready.length === 0) return;
+    const moved = ready.length !== this.dealt || ready.some((client, i) => client.shard !== i);
+    if (!moved) return;
+    ready.forEach((client, i) => (client.shard = i));
+    this.dealt = ready.length;
+    this.deals++;
+    for (const client of this.clients.values()) client.shard %= this.dealt;
   }
 
   get(clientId: string): ClientRecord | undefined {
@@ -167,7 +217,7 @@ export class Room {
   }
 
   /** Tabs and their shards, for a checkpoint (token hashes, never tokens). */
-  save(): { joins: number; clients: SavedClient[] } {
+  save(): SavedRoom {
     const clients = [...this.clients.values()].map((c) => ({
       clientId: c.clientId,
       tokenHash: this.tokenHashOf.get(c.clientId)!,
@@ -175,17 +225,20 @@ export class Room {
       numExamples: c.numExamples,
       attack: c.attack,
     }));
-    return { joins: this.joins, clients };
+    return { joins: this.joins, dealt: this.dealt, deals: this.deals, clients };
   }
 
   /** Brings back the tabs of a checkpoint, all away until they reconnect with their tokens. */
-  restore(saved: { joins: number; clients: SavedClient[] }): void {
+  restore(saved: SavedRoom): void {
     for (const { tokenHash, ...c } of saved.clients) {
       if (this.clients.has(c.clientId)) continue;
       const away = { connectionId: null, backend: null, backendReason: '', labelCounts: null, lastLoss: null, lastUpdateAt: null, bytesSent: 0, bytesReceived: 0 };
       this.remember({ ...c, ...away }, tokenHash);
     }
     this.joins = Math.max(this.joins, saved.joins);
+    const count = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0;
+    if (count(saved.dealt) && saved.dealt > 0) this.dealt = saved.dealt;
+    if (count(saved.deals)) this.deals = saved.deals;
   }
 
   private remember(record: ClientRecord, tokenHash: string): void {

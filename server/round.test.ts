@@ -67,7 +67,7 @@ function setup<E extends ScriptedEvaluator = ScriptedEvaluator>(overrides: Parti
   );
   const addTab = (id: string, numExamples = 100) => {
     nextIds.push(id);
-    const { resumeToken } = room.join(`conn-${id}`, undefined, settings.shards);
+    const { resumeToken } = room.join(`conn-${id}`, undefined, settings);
     room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples });
     controller.clientsChanged();
     return resumeToken;
@@ -538,7 +538,7 @@ test('a tab that reconnects after its update was accepted shows submitted, not i
   t.room.disconnect('conn-a');
   t.controller.clientsChanged();
   assert.equal(t.controller.statusOf('a'), 'submitted');
-  const back = t.room.join('conn-a2', tokenOfA, t.settings.shards);
+  const back = t.room.join('conn-a2', tokenOfA, t.settings);
   assert.equal(back.client.clientId, 'a', 'its token brings it back as itself');
   t.room.markReady('a', { backend: 'wasm', backendReason: 'test', numExamples: 100 });
   t.controller.clientsChanged();

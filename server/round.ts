@@ -23,7 +23,6 @@ import { encodeWeights } from '../shared/wire.ts';
 import { clientWeight } from '../shared/fl/fedavg.ts';
 import { l2Norm } from '../shared/fl/clip.ts';
 import { dpClientWeight } from '../shared/fl/dp-fedavg.ts';
-import { dataVersion } from '../shared/partition.ts';
 import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { AggregationError, type AggregationStrategy } from '../shared/fl/strategy.ts';
 import { createAggregationStrategy } from '../shared/fl/strategies.ts';
@@ -456,6 +455,9 @@ export class RoundController {
       return;
     }
     this.moveTo('selecting');
+    // An auto split (shards 0) follows the tabs of the run: one shard each, dealt as the run's first
+    // round opens. The round start names the new split, and tabs holding another fetch theirs first.
+    if (s.shards === 0 && this.round === 1 && this.attempt === 1) this.room.dealShards();
     const selected = this.selectClients(ready).map((c) => c.clientId);
     const population = this.population();
     const plan = this.privacy.plan(population);
@@ -474,7 +476,7 @@ export class RoundController {
         round: this.round,
         attempt: this.attempt,
         model: s.model,
-        dataVersion: dataVersion(s),
+        dataVersion: this.room.split(s).version,
         weights: encodeWeights(modelSpec(s.model), this.global),
         config: {
           localEpochs: s.localEpochs,

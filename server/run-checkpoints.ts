@@ -5,7 +5,7 @@
 import type { Phase, RoundMetrics } from '../shared/protocol.ts';
 import { resolveSettings } from '../shared/settings.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
-import type { SavedClient } from './room.ts';
+import type { SavedRoom } from './room.ts';
 import type { RunSnapshot } from './round.ts';
 
 /** Bumped when the meta's shape changes; an older checkpoint is then refused with a clear message. */
@@ -18,7 +18,7 @@ const PHASES: readonly Phase[] = ['idle', 'waiting', 'selecting', 'training', 'a
 
 export interface RunCheckpoint {
   run: RunSnapshot;
-  room: { joins: number; clients: SavedClient[] };
+  room: SavedRoom;
   global: Float32Array;
 }
 

@@ -85,7 +85,7 @@ function setup(overrides: Partial<Settings>) {
   );
   const addTab = (id: string, numExamples: number) => {
     nextIds.push(id);
-    room.join(`conn-${id}`, undefined, settings.shards);
+    room.join(`conn-${id}`, undefined, settings);
     room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples });
     controller.clientsChanged();
   };

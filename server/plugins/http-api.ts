@@ -101,10 +101,10 @@ export default async function httpApi(app: FastifyInstance, { coordinator }: Htt
     { schema: { params: Type.Object({ index: Type.Integer({ minimum: 0, maximum: 999 }) }), response: { 404: ErrorReply } } },
     async (request, reply) => {
       const { index } = request.params as { index: number };
-      const settings = coordinator.settings;
-      if (index >= settings.shards) return reply.code(404).send({ error: `shard ${index} does not exist (${settings.shards} shards)` });
+      const bytes = coordinator.shardData(index);
+      if (!bytes) return reply.code(404).send({ error: `shard ${index} does not exist (${coordinator.split().partition.shards} shards)` });
       reply.header('content-type', 'application/octet-stream');
-      return Buffer.from(coordinator.shards.shard(settings, index));
+      return Buffer.from(bytes);
     },
   );
 
