@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright';
+import { DEFAULT_SETTINGS } from '../shared/settings.ts';
 import { launchChromium, openTabs } from './browser.ts';
 import { adminHeaders, E2E_ACCESS, startCoordinator, type RunningCoordinator } from './coordinator.ts';
 
@@ -82,7 +83,7 @@ test('a bad setting shows the coordinator\'s message next to the form; a good on
   await page.getByTestId('settings-save').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="settings-feedback"]')?.getAttribute('data-kind') === 'error');
   assert.ok((await feedback.textContent())?.includes(serverMessage), `"${await feedback.textContent()}" should quote "${serverMessage}"`);
-  assert.equal(coordinator.state().settings.learningRate, 0.1, 'nothing changed');
+  assert.equal(coordinator.state().settings.learningRate, DEFAULT_SETTINGS.learningRate, 'nothing changed');
 
   await page.getByTestId('setting-learningRate').fill('0.05');
   await page.getByTestId('setting-roundDeadlineMs').fill('30');
