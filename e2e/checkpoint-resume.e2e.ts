@@ -64,7 +64,10 @@ test('SIGKILL mid-round, restart on the same data dir: tabs reconnect, no comple
   for (let waited = 0; !/resumed from /.test(running.output()) && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.match(running.output(), /resumed from .*checkpoint-\d+\.flock: 2 rounds done/);
   assert.deepEqual(resumed.history.map((m) => m.round), atKill.history.map((m) => m.round), 'the history is intact');
-  assert.deepEqual(resumed.history, atKill.history);
+  // The tabs' evaluations of the last model may land on either side of the kill; the rest is exact.
+  const withoutFederated = (history: typeof atKill.history) => history.map(({ federatedEvaluation: _, ...m }) => m);
+  assert.deepEqual(withoutFederated(resumed.history), withoutFederated(atKill.history));
+  assert.ok(resumed.history[0].federatedEvaluation, 'round 1\'s federated evaluation was checkpointed with the run');
   assert.ok((await weightsOf(running.url)).equals(modelAtKill), 'the global model after resume is bit-identical to the checkpointed one');
   assert.equal(resumed.round, KILL_IN_ROUND, 'the round in flight is redone');
 

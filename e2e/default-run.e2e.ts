@@ -37,8 +37,13 @@ for (const tabs of [4, 8]) {
       const split = coordinator.coordinator.split();
       assert.equal(split.partition.shards, tabs);
       assert.deepEqual(done.clients.map((c) => c.shard).sort((a, b) => a - b), Array.from({ length: tabs }, (_, i) => i));
-      const held = done.clients.reduce((n, c) => n + c.labelCounts!.reduce((a, b) => a + b, 0), 0);
-      assert.equal(held, TRAIN_COUNT, 'the shards the tabs hold add up to the whole training set');
+      const held = done.clients.reduce((n, c) => n + c.numExamples + c.heldOutExamples, 0);
+      assert.equal(held, TRAIN_COUNT, 'the shards the tabs hold (trained on and held out) add up to the whole training set');
+      // The tabs evaluate the final model on their held-out digits after the run is done.
+      const evaluated = await coordinator.waitFor('the final model\'s federated evaluation', (s) => s.history.at(-1)?.federatedEvaluation?.tabs === tabs, 60_000);
+      const federated = evaluated.history.at(-1)!.federatedEvaluation!;
+      assert.ok(Math.abs(federated.accuracy - final.accuracy) < 0.05, `held-out ${federated.accuracy} vs test set ${final.accuracy}`);
+      console.log(`final model on the tabs' held-out digits: ${federated.accuracy.toFixed(4)} (${federated.count} digits, ${federated.tabs} tabs)`);
       assert.ok(done.history.every((m) => m.participants === tabs), 'every tab trained in every round');
     } finally {
       await Promise.all(pages.map((page) => page.context().close()));

@@ -1,6 +1,7 @@
 // The core promise: four real headless Chromium tabs, each picking its backend by
 // measurement and training on its own IID shard, federate an MLP to ≥ 0.90 test
-// accuracy; and nothing but model deltas and small metadata reaches the coordinator.
+// accuracy; the tabs' federated evaluation on their held-out digits agrees with the coordinator's
+// test set; and nothing but model deltas and small metadata reaches the coordinator.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright';
@@ -50,6 +51,26 @@ test(`${TABS} tabs federate the MLP to at least 0.90 global test accuracy in ${R
   const final = state.history.at(-1)!;
   assert.ok(final.accuracy >= 0.9, `final global test accuracy ${final.accuracy} < 0.90`);
   assert.ok(state.history[0].accuracy < final.accuracy, 'accuracy should improve over the run');
+
+  // Federated evaluation: every round's model, the final one too, was evaluated by the tabs on the
+  // digits they hold out (a tenth of 2,000 each); the final model's report comes after the run ends.
+  const evaluated = await coordinator.waitFor(
+    'every tab\'s report on the final model',
+    (s) => s.history.at(-1)?.federatedEvaluation?.tabs === TABS,
+    30_000,
+  );
+  console.log('round  test acc  federated acc (held-out examples, tabs)');
+  for (const m of evaluated.history) {
+    const f = m.federatedEvaluation;
+    console.log(`${String(m.round).padStart(5)}  ${m.accuracy.toFixed(4)}    ${f ? `${f.accuracy.toFixed(4)} (${f.count}, ${f.tabs})` : '—'}`);
+  }
+  for (const m of evaluated.history) {
+    assert.ok(m.federatedEvaluation && m.federatedEvaluation.count > 0, `round ${m.round} has no federated evaluation`);
+    assert.equal(m.accuracySource, 'test-set');
+  }
+  const federated = evaluated.history.at(-1)!.federatedEvaluation!;
+  assert.equal(federated.count, TABS * 200);
+  assert.ok(Math.abs(federated.accuracy - final.accuracy) <= 0.05, `federated accuracy ${federated.accuracy} vs test accuracy ${final.accuracy}`);
   for (const page of tabs) {
     // every round aggregated all four tabs, so each tab's acks arrive shortly after
     await waitForTab(page, 'every update acknowledged', `flock.updatesAccepted === ${ROUNDS}`, 15_000);
@@ -57,6 +78,9 @@ test(`${TABS} tabs federate the MLP to at least 0.90 global test accuracy in ${R
     assert.ok(view.backend, 'each tab reports its backend');
     assert.ok(view.probe.some((p) => p.examplesPerSec !== null), 'the backend was picked by measuring');
     assert.equal(view.updatesRejected, 0);
+    assert.equal(view.heldOutExamples, 200);
+    assert.equal(view.heldOutEvaluation?.round, ROUNDS, 'the page shows its own figure on the final model');
+    assert.equal(view.lastError, null);
   }
 });
 
@@ -71,7 +95,7 @@ test('tfjs memory stays flat across rounds in every tab', async () => {
 
 test('only model deltas and small metadata reached the coordinator: no pixels, no labels', () => {
   const spec = MODEL_SPECS.mlp;
-  const allowed = new Set(['participant:join', 'participant:ready', 'participant:progress', 'participant:update']);
+  const allowed = new Set(['participant:join', 'participant:ready', 'participant:progress', 'participant:update', 'participant:evaluation']);
   let updates = 0;
   for (const message of received) {
     assert.ok(allowed.has(message.event), `unexpected event ${message.event}`);

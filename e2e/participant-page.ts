@@ -13,6 +13,9 @@ export interface TabView {
   lastError: string | null;
   numTensors: number | null;
   numExamples: number;
+  /** Held out for federated evaluation, never trained on. */
+  heldOutExamples: number;
+  heldOutEvaluation: { round: number; accuracy: number; loss: number; count: number } | null;
   drawnExamples: number;
   probe: { backend: string; examplesPerSec: number | null; note: string }[];
 }

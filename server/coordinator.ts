@@ -4,7 +4,7 @@
 // shards; transports only decode, call these methods and forward the events.
 import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { AttackMode, ClientView, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
+import type { AttackMode, ClientView, EvaluationReport, EvaluationRequest, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/secagg/wire-codec.ts';
 import type { Mnist } from './dataset.ts';
@@ -20,6 +20,8 @@ import type { RunCheckpoints } from './run-checkpoints.ts';
 export interface CoordinatorEvents {
   roundStart: [connectionIds: string[], start: RoundStart];
   roundDone: [metrics: RoundMetrics];
+  /** Federated evaluation of the run's final model. */
+  evaluationRequest: [connectionIds: string[], request: EvaluationRequest];
   attackChanged: [connectionId: string, mode: AttackMode];
   /** A tab came back on a new connection while its old one lingered: close the old one. */
   connectionReplaced: [connectionId: string];
@@ -73,6 +75,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       options.evaluator,
       {
         sendRoundStart: (ids, start) => this.emit('roundStart', this.connectionsOf(ids), start),
+        sendEvaluationRequest: (ids, request) => this.emit('evaluationRequest', this.connectionsOf(ids), request),
         secure: {
           sendRoster: (ids, roster) => this.emit('secureRoster', this.connectionsOf(ids), roster),
           sendForward: (id, forward) => this.connectionsOf([id]).forEach((c) => this.emit('secureForward', c, forward)),
@@ -115,7 +118,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return {
       clientId: client.clientId,
       resumeToken,
-      shard: { index: client.shard, count: split.partition.shards, url: `/api/shards/${client.shard}`, dataVersion: split.version },
+      shard: { index: client.shard, count: split.partition.shards, url: `/api/shards/${client.shard}`, dataVersion: split.version, evalFraction: settings.evalFraction },
       model: settings.model,
     };
   }
@@ -127,7 +130,8 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       throw new ReadyReportError(`ready report refused: its label counts add up to ${counted}, not its ${report.numExamples} examples`);
     }
     this.room.markReady(client.clientId, report);
-    this.log('info', `tab ${client.clientId} ready: ${report.backend}, ${report.numExamples} examples${client.attack !== 'none' ? `, attacker (${client.attack})` : ''}`);
+    const heldOut = report.heldOutExamples ? ` (+${report.heldOutExamples} held out)` : '';
+    this.log('info', `tab ${client.clientId} ready: ${report.backend}, ${report.numExamples} examples${heldOut}${client.attack !== 'none' ? `, attacker (${client.attack})` : ''}`);
     this.rounds.clientsChanged();
     this.resendRoundIfOwed(client.clientId);
   }
@@ -137,6 +141,11 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     client.lastLoss = progress.loss;
     if (progress.uploading) this.rounds.markUploading(client.clientId, progress.round);
     this.emit('stateChanged');
+  }
+
+  /** Federated evaluation: a tab's figures on the last global model it was sent. */
+  submitEvaluation(connectionId: string, report: EvaluationReport): void {
+    this.rounds.acceptEvaluation(this.tabOn(connectionId).clientId, report);
   }
 
   submitUpdate(connectionId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
@@ -186,7 +195,10 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.checkpoint();
   }
 
-  /** Back to idle, and the checkpoints are gone: the next start is a fresh run. */
+  /**
+   * Back to idle, and the checkpoints are gone: the next start is a fresh run. The past runs stay in
+   * memory and are in the next checkpoint (a round or a stop); a restart before that starts without them.
+   */
   async reset(): Promise<void> {
     this.rounds.reset();
     await this.checkpoints?.clear();
@@ -210,6 +222,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   // ── anyone ─────────────────────────────────────────────────────────────────
 
+  /** The split the tabs hold now (with settings.shards 0, one shard per tab, dealt at the run's first round). */
+  split(): Split {
+    return this.room.split(this.settings);
+  }
+
+  /** One shard of that split, encoded (shared/dataset-format.ts); null when there is no such shard. */
+  shardData(index: number): Uint8Array | null {
+    const { partition } = this.split();
+    return index < partition.shards ? this.shards.shard(partition, index) : null;
+  }
+
   runState(): RunState {
     const spec = modelSpec(this.settings.model);
     const query = this.access.roomCode ? `?room=${this.access.roomCode}` : '';
@@ -222,17 +245,6 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       roomCode: this.access.roomCode,
     };
   }
-  /** The split the tabs hold now (with settings.shards 0, one shard per tab, dealt at the run's first round). */
-  split(): Split {
-    return this.room.split(this.settings);
-  }
-
-  /** One shard of that split, encoded (shared/dataset-format.ts); null when there is no such shard. */
-  shardData(index: number): Uint8Array | null {
-    const { partition } = this.split();
-    return index < partition.shards ? this.shards.shard(partition, index) : null;
-  }
-
 
   private clientViews(): ClientView[] {
     return this.room.connectedClients().map((c) => ({
@@ -249,6 +261,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       bytesReceived: c.bytesReceived,
       attack: c.attack,
       labelCounts: c.labelCounts,
+      heldOutExamples: c.heldOutExamples,
     }));
   }
 

@@ -5,6 +5,7 @@
 import { type TSchema, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import {
+  EvaluationReportSchema,
   JoinRequestSchema,
   ReadyReportSchema,
   SecAggKeysSchema,
@@ -82,6 +83,13 @@ export function parseProgress(raw: unknown) {
   const progress = check('progress report', TrainingProgressSchema, requirePlainShape('progress report', raw));
   requireFinite('progress report', progress.loss);
   return progress;
+}
+
+/** Federated evaluation: ranges by the schema (accuracy in [0, 1], loss ≥ 0); whether it belongs to this tab and round, in evaluation-reports.ts. */
+export function parseEvaluation(raw: unknown) {
+  const report = check('evaluation report', EvaluationReportSchema, requirePlainShape('evaluation report', raw));
+  requireFinite('evaluation report', report.loss);
+  return report;
 }
 
 /** Size limit for one update: the exact encoding of the model, so anything larger is refused before decoding. */

@@ -19,6 +19,8 @@ export interface ClientRecord {
   numExamples: number;
   attack: AttackMode;
   labelCounts: number[] | null;
+  /** Examples it holds out for federated evaluation, as its ready report said: the most an evaluation report may count. */
+  heldOutExamples: number;
   lastLoss: number | null;
   lastUpdateAt: number | null;
   bytesSent: number;
@@ -110,6 +112,7 @@ export class Room {
       numExamples: 0,
       attack: 'none',
       labelCounts: null,
+      heldOutExamples: 0,
       lastLoss: null,
       lastUpdateAt: null,
       bytesSent: 0,
@@ -167,6 +170,7 @@ export class Room {
     client.numExamples = report.numExamples;
     if (report.attack) client.attack = report.attack;
     client.labelCounts = report.labelCounts ?? null;
+    client.heldOutExamples = report.heldOutExamples ?? 0;
   }
 
   /**
@@ -232,7 +236,7 @@ export class Room {
   restore(saved: SavedRoom): void {
     for (const { tokenHash, ...c } of saved.clients) {
       if (this.clients.has(c.clientId)) continue;
-      const away = { connectionId: null, backend: null, backendReason: '', labelCounts: null, lastLoss: null, lastUpdateAt: null, bytesSent: 0, bytesReceived: 0 };
+      const away = { connectionId: null, backend: null, backendReason: '', labelCounts: null, heldOutExamples: 0, lastLoss: null, lastUpdateAt: null, bytesSent: 0, bytesReceived: 0 };
       this.remember({ ...c, ...away }, tokenHash);
     }
     this.joins = Math.max(this.joins, saved.joins);

@@ -15,9 +15,15 @@
 // not aggregated before round r's evaluation is in, and when that evaluation reaches the target
 // accuracy the run ends at round r (round r+1, already handed out, is abandoned and the global
 // model stays round r's).
+//
+// Federated evaluation (evaluation-reports.ts) rides along: the tabs that get round r+1's start
+// first evaluate the model in it (round r's) on their held-out examples and report; the final
+// model goes out in round:evaluate. The reports fill in round r's federatedEvaluation as they
+// come. With centralEvaluation off they are round r's evaluation: it is in once they are (or at
+// their deadline), and the target check uses them.
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { ClientStatus, Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
+import type { ClientStatus, EvaluationReport, EvaluationRequest, PastRun, Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
 import type { Settings } from '../shared/settings.ts';
 import { encodeWeights } from '../shared/wire.ts';
 import { clientWeight } from '../shared/fl/fedavg.ts';
@@ -28,11 +34,14 @@ import { AggregationError, type AggregationStrategy } from '../shared/fl/strateg
 import { createAggregationStrategy } from '../shared/fl/strategies.ts';
 import { PrivateAggregation } from '../shared/fl/private-aggregation.ts';
 import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerState } from '../shared/fl/server-optimizer.ts';
+import { nextRunNumber } from '../shared/run-label.ts';
 import { ClientFaultError } from './client-fault.ts';
 import type { ClientRecord, Room } from './room.ts';
 import { realTimers, type Timers } from './timers.ts';
 import { RunPrivacy, type Population, type RoundPlan, type RunPrivacyState } from './run-privacy.ts';
 import { SecureRound, type SecureRoundHooks, type SecureSum } from './secure-round.ts';
+import { EvaluationReports } from './evaluation-reports.ts';
+import { roundPoints, withPastRun } from './past-runs.ts';
 import type { AdvertWire, MaskedInputWire, RevealWire, SharesWire } from '../shared/secagg/wire-codec.ts';
 
 const TRANSITIONS: Record<Phase, readonly Phase[]> = {
@@ -65,6 +74,8 @@ export interface Evaluator {
 /** What the state machine tells the coordinator. */
 export interface RoundHooks {
   sendRoundStart(clientIds: string[], start: RoundStart): void;
+  /** The run's final model, for the tabs' federated evaluation (optional: state-machine tests without tabs leave it out). */
+  sendEvaluationRequest?(clientIds: string[], request: EvaluationRequest): void;
   /** Secure aggregation's messages to tabs (secure-round.ts). */
   secure: Pick<SecureRoundHooks, 'sendRoster' | 'sendForward' | 'sendUnmask'>;
   publishRoundDone(metrics: RoundMetrics): void;
@@ -104,7 +115,7 @@ interface OpenRound {
   bytesReceived: number;
 }
 
-type AggregatedRound = Omit<RoundMetrics, 'accuracy' | 'loss'>;
+type AggregatedRound = Omit<RoundMetrics, 'accuracy' | 'loss' | 'accuracySource' | 'federatedEvaluation'>;
 
 /** A round aggregated and being evaluated in the background; the next aggregation waits for it. */
 interface PendingEvaluation {
@@ -124,6 +135,10 @@ export interface RunSnapshot {
   history: RoundMetrics[];
   /** The privacy budget spent and the clip norm reached. */
   privacy: RunPrivacyState;
+  /** The session's finished runs (past-runs.ts), so a restart keeps the comparison. */
+  pastRuns: PastRun[];
+  /** Server clock (ms) when this run started; null in a checkpoint from before it was kept. */
+  runStartedAt: number | null;
 }
 
 export class RoundController {
@@ -132,9 +147,13 @@ export class RoundController {
   attempt = 0;
   message = 'Press start to begin training';
   history: RoundMetrics[] = [];
+  /** Runs of this session that have ended, oldest first; kept across start and reset. */
+  pastRuns: PastRun[] = [];
   global: Float32Array;
   private open: OpenRound | null = null;
   private evaluation: PendingEvaluation | null = null;
+  /** The tabs' reports on this run's global models; a new run starts a new one. */
+  private evaluations: EvaluationReports;
   private strategy: AggregationStrategy;
   private aggregate: Float32Array;
   /** Turns the aggregate into the global model's step; its m and v are run state, checkpointed with the rest. */
@@ -143,6 +162,7 @@ export class RoundController {
   private privacy: RunPrivacy;
   /** Bumped by start/stop so that async work of an abandoned run is dropped. */
   private runId = 0;
+  private runStartedAt = 0;
 
   constructor(
     public settings: Settings,
@@ -156,6 +176,7 @@ export class RoundController {
     this.aggregate = new Float32Array(this.global.length);
     this.serverOptimizer = createServerOptimizer(settings, this.global.length);
     this.privacy = new RunPrivacy(settings, null);
+    this.evaluations = this.newEvaluationReports();
   }
 
   get running(): boolean {
@@ -173,6 +194,9 @@ export class RoundController {
     this.global = this.evaluator.initialWeights(this.settings.model, this.settings.seed);
     this.serverOptimizer.reset();
     this.history = [];
+    this.evaluations.dispose();
+    this.evaluations = this.newEvaluationReports();
+    this.runStartedAt = this.timers.now();
     this.round = 1;
     this.attempt = 1;
     const optimizer = this.settings.serverOptimizer === 'none' ? '' : `, server optimizer ${this.serverOptimizer.title}`;
@@ -186,11 +210,13 @@ export class RoundController {
     this.runId++;
     this.evaluation = null;
     this.dropOpenRound();
+    this.evaluations.dispose(); // no deadline outlives the run; late reports still fill in its history
     this.message = `stopped in round ${this.round}`;
+    this.recordPastRun('stopped');
     this.moveTo('stopped');
   }
 
-  /** Back to idle with fresh initial weights and no history. */
+  /** Back to idle with fresh initial weights and no history; the past runs stay. */
   reset(): void {
     if (this.running) throw new RunStateError('stop the run before resetting it');
     this.runId++;
@@ -220,6 +246,8 @@ export class RoundController {
     }
     this.global = global;
     this.history = snapshot.history;
+    this.pastRuns = snapshot.pastRuns;
+    this.runStartedAt = snapshot.runStartedAt ?? this.timers.now();
     this.privacy = new RunPrivacy(snapshot.settings, snapshot.privacy);
     this.runId++;
     if (RUNNING_PHASES.includes(snapshot.phase)) {
@@ -246,6 +274,8 @@ export class RoundController {
       history: this.history,
       privacy: this.privacy.state(),
       serverOptimizer: this.serverOptimizer.state(),
+      pastRuns: this.pastRuns,
+      runStartedAt: this.runStartedAt,
     };
   }
 
@@ -270,6 +300,7 @@ export class RoundController {
 
   /** The coordinator calls this after any join, ready report or disconnect. */
   clientsChanged(): void {
+    this.evaluations.clientsChanged();
     if (this.phase === 'waiting') this.openRoundIfReady();
     else if (this.phase === 'training' && this.open?.secure) this.open.secure.tabsChanged();
     else if (this.phase === 'training' && this.awaiting().length === 0) this.closeInBackground('every selected tab answered or left');
@@ -281,6 +312,23 @@ export class RoundController {
     const open = this.open;
     if (this.phase !== 'training' || !open) return null;
     return open.selected.includes(clientId) && !open.answers.has(clientId) ? open.start : null;
+  }
+
+  /**
+   * Takes a tab's federated evaluation of the last model it was sent. Throws
+   * EvaluationRejectedError, changing nothing, when the report does not belong here.
+   */
+  acceptEvaluation(clientId: string, report: EvaluationReport): void {
+    const federated = this.evaluations.accept(clientId, report);
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      if (this.history[i].round === report.round) {
+        this.history[i].federatedEvaluation = federated;
+        // Once every report on that model is in, keep it: a restart would not get them again.
+        if (this.evaluations.isIn(report.round)) this.hooks.roundCompleted();
+        break;
+      }
+    }
+    this.hooks.stateChanged();
   }
 
   /** A selected tab finished training and is sending its update. */
@@ -398,6 +446,7 @@ export class RoundController {
       message: this.message,
       settings: this.settings,
       history: this.history,
+      pastRuns: this.pastRuns,
       privacyBudget: this.privacy.budget(),
       serverNow: this.timers.now(),
     };
@@ -487,6 +536,7 @@ export class RoundController {
           clipNorm: s.localNoiseMultiplier > 0 || s.secureAggregation ? this.privacy.clipNorm : 0,
           localNoiseMultiplier: s.localNoiseMultiplier,
           secureAggregation: s.secureAggregation,
+          evalFraction: s.evalFraction,
         },
       },
       plan,
@@ -505,6 +555,8 @@ export class RoundController {
     };
     this.message = `round ${this.round}: ${selected.length} of ${ready} tabs training`;
     this.moveTo('training');
+    // The weights in the start are round r − 1's model: the tabs evaluate it before they train.
+    if (this.round > 1) this.evaluations.sent(this.round - 1, selected);
     this.hooks.sendRoundStart(selected, this.open.start);
     // Poisson sampling may pick no one: the round still releases (noise only) and is charged.
     if (selected.length === 0) this.closeInBackground('no tab was sampled');
@@ -654,6 +706,7 @@ export class RoundController {
     this.dropOpenRound();
     if (this.round >= s.rounds || this.privacy.budgetExhausted()) {
       this.moveTo('evaluating'); // the last round (of the plan, or the budget allows): its evaluation ends the run
+      this.requestFinalEvaluation(open.round, open.start.dataVersion);
     } else {
       this.round++;
       this.attempt = 1;
@@ -671,6 +724,24 @@ export class RoundController {
     evaluation.done.catch((error: unknown) => this.failRun(error));
   }
 
+  /** The final model gets a federated figure too: it goes to every ready tab holding out examples. */
+  private requestFinalEvaluation(round: number, dataVersion: string): void {
+    const s = this.settings;
+    const ids = this.room.readyClients().filter((c) => c.heldOutExamples > 0).map((c) => c.clientId);
+    this.evaluations.sent(round, ids);
+    if (ids.length > 0) this.hooks.sendEvaluationRequest?.(ids, { round, model: s.model, dataVersion, weights: encodeWeights(modelSpec(s.model), this.global) });
+    if (!s.centralEvaluation) this.message = `round ${round}: the final model is out to ${ids.length} tab${ids.length === 1 ? '' : 's'} for evaluation`;
+  }
+
+  private newEvaluationReports(): EvaluationReports {
+    return new EvaluationReports({
+      heldOutOf: (id) => this.room.get(id)?.heldOutExamples ?? 0,
+      isConnected: (id) => this.room.isConnected(id),
+      timers: this.timers,
+      deadlineMs: () => this.settings.roundDeadlineMs,
+    });
+  }
+
   private retryRound(why: string): void {
     this.hooks.log(`round ${this.round} attempt ${this.attempt}: ${why}; retrying`);
     this.dropOpenRound();
@@ -683,16 +754,35 @@ export class RoundController {
   private async evaluateRound(aggregated: AggregatedRound, reason: string, runId: number): Promise<void> {
     const s = this.settings;
     let result: { accuracy: number; loss: number };
-    try {
-      result = await this.evaluator.evaluate(s.model, this.global);
-    } catch (error) {
+    if (s.centralEvaluation) {
+      try {
+        result = await this.evaluator.evaluate(s.model, this.global);
+      } catch (error) {
+        if (runId !== this.runId) return;
+        this.hooks.bug(error);
+        this.endRun('stopped', `evaluation failed: ${(error as Error).message}`);
+        return;
+      }
+    } else {
+      const federated = await this.evaluations.whenIn(aggregated.round);
       if (runId !== this.runId) return;
-      this.hooks.bug(error);
-      this.endRun('stopped', `evaluation failed: ${(error as Error).message}`);
-      return;
+      if (!federated) {
+        this.endRun(
+          'stopped',
+          `stopped: no tab evaluated round ${aggregated.round}'s model within ${s.roundDeadlineMs / 1000} s; with centralEvaluation off the tabs' held-out examples are the only measure (do the tabs hold enough examples for evalFraction ${s.evalFraction}?)`,
+        );
+        return;
+      }
+      result = federated;
     }
     if (runId !== this.runId) return; // stopped (or restarted) while evaluating
-    const metrics: RoundMetrics = { ...aggregated, accuracy: result.accuracy, loss: result.loss };
+    const metrics: RoundMetrics = {
+      ...aggregated,
+      accuracy: result.accuracy,
+      loss: result.loss,
+      accuracySource: s.centralEvaluation ? 'test-set' : 'federated',
+      federatedEvaluation: this.evaluations.result(aggregated.round),
+    };
     this.history.push(metrics);
     this.hooks.log(
       `round ${metrics.round}: accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, ${metrics.participants} updates (${reason})`,
@@ -721,7 +811,21 @@ export class RoundController {
   private endRun(phase: 'done' | 'stopped', message: string): void {
     this.dropOpenRound();
     this.message = message;
+    this.recordPastRun(phase);
     this.moveTo(phase);
+  }
+
+  /** The run that is ending joins the past runs (before the state change, so the state shows it). */
+  private recordPastRun(ended: PastRun['ended']): void {
+    this.pastRuns = withPastRun(this.pastRuns, {
+      run: nextRunNumber(this.pastRuns),
+      settings: this.settings,
+      ended,
+      message: this.message,
+      startedAt: this.runStartedAt,
+      endedAt: this.timers.now(),
+      rounds: roundPoints(this.history),
+    });
   }
 
   /** A bug in our own code broke the run: say so, stop cleanly, keep the process alive. */
@@ -732,6 +836,7 @@ export class RoundController {
     this.evaluation = null;
     this.dropOpenRound();
     this.message = `stopped by an internal error: ${(error as Error)?.message ?? String(error)}`;
+    this.recordPastRun('stopped');
     this.phase = 'stopped';
     this.hooks.stateChanged();
   }

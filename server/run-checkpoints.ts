@@ -5,6 +5,7 @@
 import type { Phase, RoundMetrics } from '../shared/protocol.ts';
 import { resolveSettings } from '../shared/settings.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
+import { parsePastRuns, PastRunsError } from './past-runs.ts';
 import type { SavedRoom } from './room.ts';
 import type { RunSnapshot } from './round.ts';
 
@@ -12,6 +13,7 @@ import type { RunSnapshot } from './round.ts';
 const RUN_CHECKPOINT_VERSION = 2; // 2: the privacy ledger and clip norm, and the per-round privacy records
 // Not bumped for the server optimizer: its state travels as extra arrays and the meta is unchanged. A
 // version-2 file without them has no serverOptimizer setting either, so it resumes with 'none', which keeps no state.
+// Nor for the past runs and the run's start time: a file without them resumes with none and the time of the resume.
 /** Binary arrays of the server optimizer's state are named this + the buffer's name. */
 const OPTIMIZER_ARRAY_PREFIX = 'serverOptimizer.';
 const PHASES: readonly Phase[] = ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'evaluating', 'done', 'stopped'];
@@ -24,7 +26,7 @@ export interface RunCheckpoint {
 
 interface RunMeta {
   version: number;
-  run: Omit<RunSnapshot, 'serverOptimizer'>;
+  run: Omit<RunSnapshot, 'serverOptimizer' | 'pastRuns' | 'runStartedAt'> & Partial<Pick<RunSnapshot, 'pastRuns' | 'runStartedAt'>>;
   room: RunCheckpoint['room'];
 }
 
@@ -62,11 +64,29 @@ export class RunCheckpoints {
     if (!PHASES.includes(run.phase) || !Number.isInteger(run.completedRounds) || !Array.isArray(run.history) || !Array.isArray(room?.clients)) {
       throw new Error(`${latest.path} has an unexpected run state; start with --fresh`);
     }
+    const { pastRuns = [], runStartedAt = null } = run;
+    if (runStartedAt !== null && !(typeof runStartedAt === 'number' && Number.isFinite(runStartedAt))) {
+      throw new Error(`${latest.path} has an unexpected run start time (${JSON.stringify(runStartedAt)}); start with --fresh`);
+    }
+    let checkedPastRuns;
+    try {
+      checkedPastRuns = parsePastRuns(pastRuns);
+    } catch (error) {
+      if (!(error instanceof PastRunsError)) throw error;
+      throw new Error(`${latest.path} has a malformed list of past runs (${error.message}); start with --fresh`);
+    }
     return {
       path: latest.path,
       global,
       room,
-      run: { ...run, settings: resolveSettings(run.settings), history: run.history as RoundMetrics[], serverOptimizer },
+      run: {
+        ...run,
+        settings: resolveSettings(run.settings),
+        history: run.history as RoundMetrics[],
+        serverOptimizer,
+        pastRuns: checkedPastRuns,
+        runStartedAt,
+      },
     };
   }
 

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ModelName } from './model-spec.ts';
 import type { Settings } from './settings.ts';
 import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from './secagg/wire-codec.ts';
+import type { FederatedEvaluation } from './fl/federated-evaluation.ts';
 
 export const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -35,6 +36,8 @@ export interface ShardInfo {
   url: string;
   /** Which split the shard belongs to (shared/partition.ts dataVersion): a round start with another means "fetch it again". */
   dataVersion: string;
+  /** Federated evaluation: the fraction of the shard the tab holds out (shared/held-out.ts) and never trains on; 0: none. */
+  evalFraction: number;
 }
 
 // Messages a tab sends: one TypeBox schema each is both the wire check (server/message-validation.ts)
@@ -69,6 +72,8 @@ export const ReadyReportSchema = Type.Object(
     attack: Type.Optional(Type.Union(ATTACK_MODES.map((m) => Type.Literal(m)))),
     /** How many of its examples carry each label (never the examples): the dashboard's histogram. Sums to numExamples. */
     labelCounts: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: MAX_EXAMPLES_PER_TAB }), { maxItems: 10 })),
+    /** Examples held out for federated evaluation, besides the numExamples it trains on; absent: none. */
+    heldOutExamples: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_EXAMPLES_PER_TAB })),
   },
   { additionalProperties: false },
 );
@@ -87,6 +92,8 @@ export interface RoundConfig {
   localNoiseMultiplier: number;
   /** The update goes through secure aggregation (secagg:* events) instead of participant:update. */
   secureAggregation: boolean;
+  /** Federated evaluation's held-out fraction (ShardInfo.evalFraction): a tab split another way joins again first. */
+  evalFraction: number;
 }
 
 export interface RoundStart {
@@ -140,11 +147,43 @@ export const SecAggSharesSchema = Type.Object({ ...SecAggStep, shares: Type.Unkn
 export const SecAggMaskedSchema = Type.Object({ ...SecAggStep, loss: Type.Number(), masked: Type.Unknown() }, { additionalProperties: false });
 export const SecAggRevealSchema = Type.Object({ ...SecAggStep, shares: Type.Unknown() }, { additionalProperties: false });
 
+/**
+ * Federated evaluation: a tab's figures for the global model of `round` (the one it was sent last,
+ * in round r + 1's start or in round:evaluate) on its held-out examples. Not noised, not masked.
+ */
+export const EvaluationReportSchema = Type.Object(
+  {
+    round: Type.Integer({ minimum: 1 }),
+    accuracy: Type.Number({ minimum: 0, maximum: 1 }),
+    /** Mean cross-entropy on the held-out examples. */
+    loss: Type.Number({ minimum: 0 }),
+    count: Type.Integer({ minimum: 1, maximum: MAX_EXAMPLES_PER_TAB }),
+  },
+  { additionalProperties: false },
+);
+export type EvaluationReport = Static<typeof EvaluationReportSchema>;
+
+/** The run's final model, sent to every ready tab that holds out examples so it too gets a federated figure. */
+export interface EvaluationRequest {
+  /** The round whose aggregation made this model. */
+  round: number;
+  model: ModelName;
+  /** The split the tab's held-out examples must come from (ShardInfo.dataVersion). */
+  dataVersion: string;
+  /** shared/wire.ts format. */
+  weights: ArrayBuffer;
+}
+
 export interface RoundMetrics {
   round: number;
   attempt: number;
+  /** The figures the run is judged by (targetAccuracy): see accuracySource. */
   accuracy: number;
   loss: number;
+  /** Where accuracy and loss come from: the coordinator's test set, or (centralEvaluation off) the tabs' federated evaluation when the round was decided. */
+  accuracySource: 'test-set' | 'federated';
+  /** The tabs' reports on this round's model, weighted by count; filled in as they arrive; null before the first. */
+  federatedEvaluation: FederatedEvaluation | null;
   participants: number;
   selected: number;
   /** Total FedAvg weight (examples, after the cap). */
@@ -257,6 +296,31 @@ export interface ClientView {
   attack: AttackMode;
   /** Examples per label, as the tab reported them; null before it did. */
   labelCounts: number[] | null;
+  /** Examples it holds out for federated evaluation (never trained on). */
+  heldOutExamples: number;
+}
+
+/** One evaluated round of a finished run: what the runs-compared chart draws. */
+export interface PastRoundPoint {
+  round: number;
+  accuracy: number;
+  /** null when the evaluation's loss was not a finite number (JSON has no NaN). */
+  loss: number | null;
+}
+
+/** A run of this session that has ended, kept to compare runs side by side (server/past-runs.ts). */
+export interface PastRun {
+  /** 1, 2, … in the order the runs started; reset does not start the count again. */
+  run: number;
+  settings: Settings;
+  ended: 'done' | 'stopped';
+  /** Why it ended, as the run's message said: "done: 20 rounds, accuracy 0.9312". */
+  message: string;
+  /** Server clock (ms) at its start and its end. */
+  startedAt: number;
+  endedAt: number;
+  /** Its evaluated rounds, in order. */
+  rounds: PastRoundPoint[];
 }
 
 export interface RunState {
@@ -272,6 +336,8 @@ export interface RunState {
   paramCount: number;
   clients: ClientView[];
   history: RoundMetrics[];
+  /** The session's finished runs, oldest first (the last 12), for comparing them. */
+  pastRuns: PastRun[];
   /** ε spent, δ, and the budget; null without central noise. */
   privacyBudget: PrivacyBudget | null;
   /** Server clock when this state was made: countdowns use deadlineAt − serverNow. */
@@ -285,6 +351,8 @@ export interface RunState {
 export interface ServerToClientEvents {
   'round:start': (start: RoundStart) => void;
   'round:done': (metrics: RoundMetrics) => void;
+  /** Federated evaluation of the run's final model (earlier models arrive in round:start): answer with participant:evaluation. */
+  'round:evaluate': (request: EvaluationRequest) => void;
   /** Sent to the dashboard on every change. */
   'state': (state: RunState) => void;
   /** A problem with something this socket sent; also logged on the coordinator. */
@@ -302,6 +370,8 @@ export interface ClientToServerEvents {
   'participant:ready': (report: ReadyReport) => void;
   'participant:progress': (progress: TrainingProgress) => void;
   'participant:update': (update: UpdateMessage, ack: (result: UpdateAck) => void) => void;
+  /** Federated evaluation: the tab's figures on the last global model it was sent; refused with flock:error. */
+  'participant:evaluation': (report: EvaluationReport) => void;
   'dashboard:join': () => void;
   /** Secure aggregation's four steps; each is answered with flock:error when refused. */
   'secagg:keys': (advert: AdvertWire) => void;

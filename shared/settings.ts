@@ -16,7 +16,7 @@ export const SettingsSchema = Type.Object(
   {
     model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m)), { description: 'model to train: mlp, cnn or mlp-large' }),
     rounds: int(1, 10_000, 'rounds to run before stopping'),
-    targetAccuracy: num(0, 1, 'stop once global test accuracy reaches this (1 = never stop early)'),
+    targetAccuracy: num(0, 1, 'stop once global test accuracy (with centralEvaluation off: the tabs\' federated accuracy) reaches this (1 = never stop early)'),
     fractionClients: num(0, 1, 'fraction of ready tabs selected each round'),
     minClientsPerRound: int(1, 10_000, 'fewest updates a round needs to aggregate; fewer and the round is retried'),
     maxClientsPerRound: int(1, 10_000, 'most tabs selected in one round'),
@@ -25,6 +25,14 @@ export const SettingsSchema = Type.Object(
     batchSize: int(1, 4096, 'local mini-batch size'),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'local SGD learning rate' }),
     proximalMu: num(0, 100, 'FedProx: each tab adds (μ/2)·‖w − w_global‖² to its local loss, pulling its weights toward the round\'s global model (0 = plain FedAvg; learningRate·μ must stay below 1)'),
+    evalFraction: Type.Number({
+      minimum: 0,
+      exclusiveMaximum: 1,
+      description: 'federated evaluation: fraction of its shard each tab holds out and never trains on; it evaluates every global model it receives on them and reports accuracy, loss and count (0 = off)',
+    }),
+    centralEvaluation: Type.Boolean({
+      description: 'evaluate each global model on the coordinator\'s test set; off: the tabs\' federated evaluation is the round\'s accuracy and decides targetAccuracy (needs evalFraction > 0)',
+    }),
     roundDeadlineMs: int(1_000, 3_600_000, 'a round closes after this long even if tabs are missing'),
     clipNorm: num(0, 1e6, 'L2 clip norm C of each delta (0 = no clipping)'),
     noiseMultiplier: num(0, 1e3, 'Gaussian noise std as a multiple of the sensitivity (needs clipNorm > 0)'),
@@ -92,6 +100,8 @@ export const DEFAULT_SETTINGS: Settings = {
   batchSize: 32,
   learningRate: 0.2,
   proximalMu: 0,
+  evalFraction: 0.1,
+  centralEvaluation: true,
   roundDeadlineMs: 60_000,
   clipNorm: 0,
   noiseMultiplier: 0,
@@ -188,6 +198,9 @@ function crossFieldProblems(s: Settings): string[] {
   if (s.learningRate * s.proximalMu >= 1) {
     // Each step pulls w toward the global model by a factor (1 − η·μ): at 1 or more it overshoots, at 2 it diverges.
     problems.push(`learningRate × proximalMu must be below 1 (got ${s.learningRate} × ${s.proximalMu}): FedProx's pull would overshoot the global model`);
+  }
+  if (!s.centralEvaluation && s.evalFraction === 0) {
+    problems.push('centralEvaluation off needs evalFraction > 0: without the test set, the tabs\' held-out examples are the only measure of the model');
   }
   if (s.distributedNoise && !(s.secureAggregation && s.noiseMultiplier > 0)) {
     problems.push('distributedNoise needs secureAggregation and noiseMultiplier > 0');

@@ -8,7 +8,7 @@ import { flipLabels } from '../shared/fl/attacks.ts';
 import { createRng } from '../shared/fl/rng.ts';
 import { buildModel, readFlatWeights } from '../shared/models.ts';
 import type { AttackMode } from '../shared/protocol.ts';
-import { disposeExamples, disposeProximalTerm, proximalTermAt, toExampleTensors, trainRound, trainStep, type ExampleTensors } from './local-training.ts';
+import { disposeExamples, disposeProximalTerm, evaluateHeldOut, proximalTermAt, toExampleTensors, trainRound, trainStep, type ExampleTensors } from './local-training.ts';
 
 const COUNT = 48;
 const PIXELS = 784;
@@ -266,5 +266,48 @@ test('tensor count stays flat across FedProx rounds', async () => {
     assert.deepEqual(counts, mus.map(() => before), `tensors after each round: ${counts.join(', ')} (before: ${before})`);
   } finally {
     disposeExamples(examples);
+  }
+});
+
+test('federated evaluation: a model that always answers 3 is right on exactly the held-out 3s, with the hand-computed loss', async () => {
+  // All weights 0 but the output bias: every hidden unit is relu(0) = 0, so every example gets the
+  // logits b, and with b₃ = ln 9 (the rest 0) softmax gives 3 a probability of 9 / 18 = 1/2 and
+  // each other digit 1/18. Ten held-out examples, four of them 3s: accuracy 4 / 10, and
+  // loss (4·ln 2 + 6·ln 18) / 10.
+  const labels = Uint8Array.of(3, 1, 3, 0, 7, 3, 9, 3, 2, 5);
+  const pixels = new Uint8Array(labels.length * PIXELS);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 37) % 256;
+  const weights = new Float32Array(global.length);
+  weights[weights.length - 10 + 3] = Math.log(9);
+  const own = buildModel(tf, 'mlp');
+  try {
+    const before = tf.memory().numTensors;
+    const result = await evaluateHeldOut('mlp', own, weights, { count: labels.length, pixelsPerExample: PIXELS, pixels, labels });
+    assert.equal(result.count, 10);
+    assert.equal(result.accuracy, 0.4);
+    const expectedLoss = (4 * Math.log(2) + 6 * Math.log(18)) / 10;
+    assert.ok(Math.abs(result.loss - expectedLoss) < 1e-5, `loss ${result.loss}, expected ${expectedLoss}`);
+    assert.equal(tf.memory().numTensors, before, 'no tensor is left behind');
+    assert.deepEqual(readFlatWeights(own), weights, 'the network holds the weights it evaluated, nothing else changed them');
+  } finally {
+    own.dispose();
+  }
+});
+
+test('federated evaluation on a real digit split: its accuracy is the count of argmax hits, whatever the batch', async () => {
+  const held = randomShard(11);
+  const heldOut = { count: COUNT, pixelsPerExample: PIXELS, pixels: held.pixels, labels: held.labels };
+  const own = buildModel(tf, 'mlp', 5);
+  try {
+    const weights = readFlatWeights(own);
+    const result = await evaluateHeldOut('mlp', own, weights, heldOut);
+    // the same count by hand: predict, take each row's argmax, compare with the label
+    const probs = tf.tidy(() => own.predict(tf.tensor(held.pixels, [COUNT, PIXELS], 'float32').div(255)) as tf.Tensor2D);
+    const rows = (await probs.array()) as number[][];
+    probs.dispose();
+    const hits = rows.filter((row, i) => row.indexOf(Math.max(...row)) === held.labels[i]).length;
+    assert.equal(result.accuracy, hits / COUNT);
+  } finally {
+    own.dispose();
   }
 });

@@ -12,6 +12,9 @@ import { privatizeLocally, type LocalPrivatization } from '../shared/fl/local-dp
 import { createRng } from '../shared/fl/rng.ts';
 import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { writeFlatWeights } from '../shared/models.ts';
+import type { LabelledImages } from '../shared/dataset-format.ts';
+import type { TabEvaluation } from '../shared/fl/federated-evaluation.ts';
+import { evaluateModel } from '../shared/model-evaluation.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
 import type { AttackMode } from '../shared/protocol.ts';
 
@@ -264,6 +267,16 @@ export async function trainRound(
   // unpredictable (secure-random.ts): a seeded one could be subtracted again by whoever knows the seed.
   const privatized = input.clipNorm > 0 ? privatizeLocally(delta, input.clipNorm, input.localNoiseMultiplier, createSecureRng()) : null;
   return { delta, fit, privatized };
+}
+
+/**
+ * Federated evaluation: loads the global weights into `network` and measures them on the tab's
+ * held-out examples, exactly as the coordinator measures its test set (shared/model-evaluation.ts).
+ * The next trainRound loads the weights it trains from itself, so this leaves nothing behind.
+ */
+export async function evaluateHeldOut(model: ModelName, network: tf.LayersModel, global: Float32Array, heldOut: LabelledImages): Promise<TabEvaluation> {
+  writeFlatWeights(tf, network, global);
+  return evaluateModel(tf, network, model, heldOut);
 }
 
 function shuffledIndices(count: number): Int32Array {

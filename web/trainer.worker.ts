@@ -1,11 +1,13 @@
 // The training Web Worker: picks the tfjs backend, holds the tab's examples and
-// model, trains one round at a time and returns local − global. Keeping tfjs off
+// model, trains one round at a time and returns local − global; evaluates a global model on the
+// examples it holds out (federated evaluation). Keeping tfjs off
 // the page's thread leaves the page responsive while a round trains.
 import { parseAttackMode } from '../shared/fl/attacks.ts';
 import { buildModel } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
 import { chooseBackend } from './backend-probe.ts';
-import { disposeExamples, FitCancelledError, toExampleTensors, trainRound, type ExampleTensors } from './local-training.ts';
+import type { LabelledImages } from '../shared/dataset-format.ts';
+import { disposeExamples, evaluateHeldOut, FitCancelledError, toExampleTensors, trainRound, type ExampleTensors } from './local-training.ts';
 import { tf } from './tfjs-backends.ts';
 import type { FromWorker, ToWorker } from './worker-protocol.ts';
 
@@ -18,6 +20,8 @@ interface Trainer {
   /** The raw examples, kept so drawn digits can be appended. */
   pixels: Uint8Array;
   labels: Uint8Array;
+  /** Federated evaluation's held-out examples, raw (tensors are made per evaluation, so none stay alive). */
+  heldOut: LabelledImages;
 }
 
 let trainer: Trainer | null = null;
@@ -38,7 +42,7 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
     return;
   }
   queue = queue.then(() => handle(message)).catch((error: unknown) => {
-    post({ type: 'error', job: message.type === 'train' ? message.job : null, message: errorText(error) });
+    post({ type: 'error', job: message.type === 'train' || message.type === 'evaluate' ? message.job : null, message: errorText(error) });
   });
 };
 
@@ -50,6 +54,8 @@ async function handle(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<v
       return train(message);
     case 'add-examples':
       return addExamples(message);
+    case 'evaluate':
+      return evaluate(message);
   }
 }
 
@@ -85,11 +91,28 @@ async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void>
   if (pixels.length !== labels.length * pixelsPerExample) {
     throw new Error(`shard holds ${pixels.length} pixels for ${labels.length} labels; ${pixelsPerExample} per example expected for ${spec.name}`);
   }
+  const heldOutLabels = new Uint8Array(message.heldOutLabels);
+  const heldOutPixels = new Uint8Array(message.heldOutPixels);
+  if (heldOutPixels.length !== heldOutLabels.length * pixelsPerExample || heldOutLabels.some((l) => l >= spec.numClasses)) {
+    throw new Error(`held-out examples: ${heldOutPixels.length} pixels for ${heldOutLabels.length} labels (0..${spec.numClasses - 1}); ${pixelsPerExample} per example expected`);
+  }
+  const heldOut = { count: heldOutLabels.length, pixelsPerExample, pixels: heldOutPixels, labels: heldOutLabels };
   const choice = await chooseBackend(message.model, { pixels, labels }, message.forcedBackend, message.cachedChoice, (result) =>
     post({ type: 'probe', result }),
   );
-  trainer = { model: message.model, network: buildModel(tf, message.model), examples: toExampleTensors(message.model, pixels, labels), pixels, labels };
-  post({ type: 'ready', choice, numExamples: labels.length, numTensors: tf.memory().numTensors });
+  trainer = { model: message.model, network: buildModel(tf, message.model), examples: toExampleTensors(message.model, pixels, labels), pixels, labels, heldOut };
+  post({ type: 'ready', choice, numExamples: labels.length, heldOutExamples: heldOut.count, numTensors: tf.memory().numTensors });
+}
+
+/** Queued like a round: a round start's evaluation runs before the training it precedes. */
+async function evaluate(message: Extract<ToWorker, { type: 'evaluate' }>): Promise<void> {
+  if (!trainer) throw new Error('evaluate before init');
+  const global = new Float32Array(message.weights);
+  const { paramCount } = modelSpec(trainer.model);
+  if (global.length !== paramCount) throw new Error(`${paramCount} weights expected for ${trainer.model}, got ${global.length}`);
+  if (trainer.heldOut.count === 0) throw new Error('this tab holds out no examples to evaluate on');
+  const { accuracy, loss, count } = await evaluateHeldOut(trainer.model, trainer.network, global, trainer.heldOut);
+  post({ type: 'evaluated', job: message.job, round: message.round, accuracy, loss, count });
 }
 
 async function train(message: Extract<ToWorker, { type: 'train' }>): Promise<void> {

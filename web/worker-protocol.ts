@@ -28,6 +28,9 @@ export type ToWorker =
       cachedChoice: BackendChoice | null;
       pixels: ArrayBuffer; // uint8, count × pixels per example
       labels: ArrayBuffer; // uint8, count
+      /** Federated evaluation's held-out examples (shared/held-out.ts): evaluated on, never trained on. May be empty. */
+      heldOutPixels: ArrayBuffer;
+      heldOutLabels: ArrayBuffer;
     }
   | {
       type: 'train';
@@ -47,6 +50,8 @@ export type ToWorker =
       /** Local DP: then add N(0, (z · clipNorm)²) per value, from the secure random source. */
       localNoiseMultiplier: number;
     }
+  /** Federated evaluation: accuracy and loss of these global weights (round `round`'s model) on the held-out examples. */
+  | { type: 'evaluate'; job: number; round: number; weights: ArrayBuffer /* float32 */ }
   /** Stop `job` at its next loss read-back, or skip it if it has not started (a newer round has begun). */
   | { type: 'cancel'; job: number }
   /** Digits drawn on the page: joined to the local data, used from the next round on. */
@@ -55,7 +60,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'probe'; result: ProbeResult }
   | { type: 'examples-added'; numExamples: number }
-  | { type: 'ready'; choice: BackendChoice; numExamples: number; numTensors: number }
+  | { type: 'ready'; choice: BackendChoice; numExamples: number; heldOutExamples: number; numTensors: number }
+  | { type: 'evaluated'; job: number; round: number; accuracy: number; loss: number; count: number }
   | {
       type: 'progress';
       job: number;

@@ -242,6 +242,16 @@ const TEMPLATES: Record<string, { valid: () => Record<string, unknown>; required
       uploading: () => ['true', 1, 0, null, [], {}],
     },
   },
+  'participant:evaluation': {
+    valid: () => ({ round: 1, accuracy: 0.5, loss: 1, count: 10 }),
+    required: ['round', 'accuracy', 'loss', 'count'],
+    wrong: {
+      round: () => [...notANumber(), 0, -1, 1.5],
+      accuracy: () => [...notANumber(), -0.1, 1.0001, 2],
+      loss: () => [...notANumber(), -1e-9, -1],
+      count: () => [...notANumber(), 0, -1, 1.5, 10_000_001],
+    },
+  },
   'participant:update': {
     valid: () => ({ round: 1, numExamples: 10, loss: 1, delta: zeros }),
     required: ['round', 'numExamples', 'loss', 'delta'],

@@ -9,6 +9,7 @@ import { encodedByteLength } from '../../shared/wire.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
 import {
+  parseEvaluation,
   parseJoin,
   parseProgress,
   parseReady,
@@ -80,6 +81,9 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
       if (connectionIds.length > 0) io.to(connectionIds).emit('round:start', start);
     },
     roundDone: (metrics: Parameters<ServerToClientEvents['round:done']>[0]) => io.emit('round:done', metrics),
+    evaluationRequest: (connectionIds: string[], request: Parameters<ServerToClientEvents['round:evaluate']>[0]) => {
+      if (connectionIds.length > 0) io.to(connectionIds).emit('round:evaluate', request);
+    },
     attackChanged: (connectionId: string, mode: Parameters<ServerToClientEvents['participant:attack']>[0]) =>
       io.to(connectionId).emit('participant:attack', mode),
     connectionReplaced: (connectionId: string) => io.sockets.sockets.get(connectionId)?.disconnect(true),
@@ -183,6 +187,11 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
     );
 
     socket.on(
+      'participant:evaluation',
+      guarded((raw) => coordinator.submitEvaluation(socket.id, parseEvaluation(raw))),
+    );
+
+    socket.on(
       'secagg:keys',
       guarded((raw) => coordinator.advertiseKeys(socket.id, parseSecAggKeys(raw))),
     );
@@ -225,6 +234,7 @@ const KNOWN_EVENTS = new Set([
   'participant:ready',
   'participant:progress',
   'participant:update',
+  'participant:evaluation',
   'dashboard:join',
   'secagg:keys',
   'secagg:shares',

@@ -16,8 +16,9 @@ export function historyCells(m: RoundMetrics): HistoryCell[] {
   const secAgg = m.secureAggregation;
   return [
     cell(m.attempt > 1 ? `${m.round} (attempt ${m.attempt})` : String(m.round)),
-    cell(formatPercent(m.accuracy)),
+    m.accuracySource === 'federated' ? cell(formatPercent(m.accuracy), 'no test set (centralEvaluation off): the tabs\' federated accuracy when the round was decided') : cell(formatPercent(m.accuracy)),
     cell(formatStat(m.loss)),
+    federatedCell(m),
     cell(`${m.participants} of ${m.selected}`),
     cell(formatCount(m.totalWeight)),
     cell(m.noiseStd > 0 ? formatStat(m.noiseStd) : '—'),
@@ -25,6 +26,21 @@ export function historyCells(m: RoundMetrics): HistoryCell[] {
     secAgg === null ? cell('—') : cell(secureAggregationSummary(secAgg), secureAggregationDetail(secAgg)),
     cell(formatDurationMs(m.durationMs)),
   ];
+}
+
+/** The tabs' federated evaluation of the round's model: accuracy over their held-out examples. */
+function federatedCell(m: RoundMetrics): HistoryCell {
+  const f = m.federatedEvaluation;
+  if (!f) return cell('—');
+  return cell(formatPercent(f.accuracy), `${formatCount(f.count)} held-out examples on ${f.tabs} tab${f.tabs === 1 ? '' : 's'}, loss ${formatStat(f.loss)}`);
+}
+
+/** Changes whenever a row (or a chart point) would: a round added or redone, or more tabs' reports on one. */
+export function historyKey(history: readonly RoundMetrics[]): string {
+  const last = history[history.length - 1];
+  let reports = 0;
+  for (const m of history) reports += m.federatedEvaluation?.tabs ?? 0;
+  return `${history.length}|${last?.round}|${last?.attempt}|${reports}`;
 }
 
 export function renderHistory(tbody: HTMLTableSectionElement, history: readonly RoundMetrics[], highlightRound: number | null): void {

@@ -93,7 +93,9 @@ export function setLargeType(chart: RoundChart, large: boolean): void {
   const legend = chart.options.plugins?.legend;
   if (legend?.labels) legend.labels.font = font;
   const dataset = chart.data.datasets[0];
-  dataset.borderWidth = large ? 4 : 2;
-  dataset.pointRadius = large ? 6 : 3;
+  if (dataset) {
+    dataset.borderWidth = large ? 4 : 2;
+    dataset.pointRadius = large ? 6 : 3;
+  }
   chart.update('none');
 }

@@ -11,11 +11,12 @@ import { AdminRequestError, putClientAttack, sendRunCommand, type RunCommand } f
 import { saveAdminToken, takeAdminToken } from './admin-token.ts';
 import { attackerSummary, createClientsTable } from './clients-table.ts';
 import { formatCount, formatPercent, formatStat } from '../format.ts';
-import { renderHistory } from './history-table.ts';
+import { historyKey as historyRowsKey, renderHistory } from './history-table.ts';
 import { createJoinPanel, primaryJoinUrl } from './join-panel.ts';
 import { createPrivacyCharts, type PrivacyChartData } from './privacy-charts.ts';
 import { describePrivacy } from './privacy-view.ts';
 import { createRoundCharts } from './round-charts.ts';
+import { createRunsComparedChart, type ComparedRun } from './runs-compared.ts';
 import { renderTimeline } from './round-timeline.ts';
 import { describeRun } from './run-view.ts';
 import { createSettingsForm } from './settings-form.ts';
@@ -33,6 +34,8 @@ export interface FlockDashboardHook {
   lastError: string | null;
   /** What the privacy charts plot: ε per round and its target line, C per round; null before the first RunState. */
   charts: PrivacyChartData | null;
+  /** The lines of the runs-compared chart (label, colour, accuracy per round); null before the first RunState. */
+  runsCompared: ComparedRun[] | null;
 }
 
 declare global {
@@ -87,11 +90,12 @@ const view = {
   privacy: byId<HTMLDListElement>('privacy'),
   epsilonCard: byId('epsilon-card'),
   clipCard: byId('clip-card'),
+  runsComparedCard: byId('runs-compared-card'),
   history: byId<HTMLTableSectionElement>('history'),
   historyEmpty: byId('history-empty'),
 };
 
-const hook: FlockDashboardHook = { state: null, stateCount: 0, connected: false, lastRoundDone: null, lastError: null, charts: null };
+const hook: FlockDashboardHook = { state: null, stateCount: 0, connected: false, lastRoundDone: null, lastError: null, charts: null, runsCompared: null };
 window.flockDashboard = hook;
 
 let adminToken = takeAdminToken();
@@ -101,6 +105,7 @@ const serverNow = () => Date.now() + serverClockOffsetMs;
 
 const charts = createRoundCharts(byId<HTMLCanvasElement>('accuracy-chart'), byId<HTMLCanvasElement>('loss-chart'));
 const privacyCharts = createPrivacyCharts(byId<HTMLCanvasElement>('epsilon-chart'), byId<HTMLCanvasElement>('clip-chart'));
+const runsCompared = createRunsComparedChart(byId<HTMLCanvasElement>('runs-compared-chart'));
 const joinPanel = createJoinPanel({
   qr: byId('join-qr'),
   url: byId<HTMLAnchorElement>('join-url'),
@@ -129,6 +134,7 @@ function setProjector(on: boolean): void {
   document.body.classList.toggle('projector', on);
   charts.setLargeType(on);
   privacyCharts.setLargeType(on);
+  runsCompared.setLargeType(on);
   view.projectorToggle.setAttribute('aria-pressed', String(on));
   view.projectorToggle.textContent = on ? 'Exit projector mode' : 'Projector mode';
   const url = new URL(location.href);
@@ -237,6 +243,8 @@ function render(state: RunState): void {
   view.readyCount.textContent = `${connected.filter((c) => c.backend !== null).length} of ${connected.length}`;
 
   charts.show(state.history, state.settings.rounds, state.settings.targetAccuracy);
+  hook.runsCompared = runsCompared.show(state.pastRuns, state);
+  view.runsComparedCard.hidden = hook.runsCompared.length === 0;
 
   clientsTable.show(state, serverNow());
   view.clientCount.textContent = String(state.clients.length);
@@ -265,7 +273,7 @@ function render(state: RunState): void {
   view.epsilonCard.hidden = !plotted.epsilonShown;
   view.clipCard.hidden = !plotted.clipShown;
 
-  const historyKey = `${state.history.length}|${last?.round}|${last?.attempt}|${hook.lastRoundDone?.round}`;
+  const historyKey = `${historyRowsKey(state.history)}|${hook.lastRoundDone?.round}`;
   if (historyKey !== shownHistoryKey) {
     shownHistoryKey = historyKey;
     renderHistory(view.history, state.history, hook.lastRoundDone?.round ?? null);

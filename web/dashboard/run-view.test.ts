@@ -10,7 +10,7 @@ const metrics = (round: number) => roundMetrics(round);
 function runState(overrides: Partial<RunState>): RunState {
   return {
     phase: 'idle', round: 0, attempt: 0, selected: [], answered: [], deadlineAt: null, message: '',
-    settings: { ...DEFAULT_SETTINGS, rounds: 20 }, modelTitle: 'MLP', paramCount: 199_210, clients: [], history: [],
+    settings: { ...DEFAULT_SETTINGS, rounds: 20 }, modelTitle: 'MLP', paramCount: 199_210, clients: [], history: [], pastRuns: [],
     privacyBudget: null, serverNow: 0, joinUrls: [], roomCode: null,
     ...overrides,
   };

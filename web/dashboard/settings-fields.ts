@@ -37,6 +37,8 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   targetAccuracy: { label: 'target accuracy', group: 'run', unit: '1 = off' },
   roundDeadlineMs: { label: 'round deadline', group: 'run', scale: 1000, unit: 's' },
   minClientsToStart: { label: 'tabs needed to start', group: 'run' },
+  evalFraction: { label: 'held out per tab', group: 'run', unit: '0 = no federated evaluation' },
+  centralEvaluation: { label: 'coordinator test set', group: 'run' },
   fractionClients: { label: 'fraction of tabs', group: 'tabs per round', unit: '0–1' },
   minClientsPerRound: { label: 'at least', group: 'tabs per round' },
   maxClientsPerRound: { label: 'at most', group: 'tabs per round' },

@@ -4,7 +4,7 @@ import type { RoundMetrics } from '../../shared/protocol.ts';
 
 export function roundMetrics(round: number, overrides: Partial<RoundMetrics> = {}): RoundMetrics {
   return {
-    round, attempt: 1, accuracy: 0.9, loss: 0.3, participants: 4, selected: 4, totalWeight: 4000,
+    round, attempt: 1, accuracy: 0.9, loss: 0.3, accuracySource: 'test-set', federatedEvaluation: null, participants: 4, selected: 4, totalWeight: 4000,
     noiseStd: 0, clipNorm: null, unclippedFraction: null, privacy: null, localPrivacy: null, secureAggregation: null,
     durationMs: 4000, answered: [], late: [], dropped: [], aggregation: 'FedAvg', discarded: [], downweighted: [],
     bytesSent: 0, bytesReceived: 0,

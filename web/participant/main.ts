@@ -1,10 +1,12 @@
 // The participant page: joins the room, loads this tab's shard, lets the worker
-// pick a backend, then trains every round it is selected for (round-runner.ts).
+// pick a backend, then trains every round it is selected for (round-runner.ts). A part of the
+// shard (evalFraction) is held out: the tab evaluates each global model it gets on it and reports.
 //
 // ?attack=sign-flip (or scale, gaussian, label-flip) makes this tab a simulated attacker
 // from its first round, to show what robust aggregation is for; the dashboard's admin can
 // switch it later ('participant:attack').
 import { decodeDataset } from '../../shared/dataset-format.ts';
+import { holdOut } from '../../shared/held-out.ts';
 import { labelHistogram } from '../../shared/partition.ts';
 import { parseAttackMode } from '../../shared/fl/attacks.ts';
 import { modelSpec, type ModelName } from '../../shared/model-spec.ts';
@@ -49,7 +51,14 @@ function parseAttackParam(value: string | null): AttackMode {
 /** What the coordinator knows of this tab: sent once ready, and again when the example count changes. */
 function readyReport(): ReadyReport {
   const labelCounts = state.labelCounts ?? undefined;
-  return { backend: state.backend!, backendReason: state.backendReason, numExamples: state.numExamples, attack: state.attack, labelCounts };
+  return {
+    backend: state.backend!,
+    backendReason: state.backendReason,
+    numExamples: state.numExamples,
+    heldOutExamples: state.heldOutExamples,
+    attack: state.attack,
+    labelCounts,
+  };
 }
 
 function fail(message: string): void {
@@ -64,6 +73,8 @@ interface Session {
   shardIndex: number;
   /** The split the shard came from: a round of another split makes this tab join again and reload. */
   dataVersion: string;
+  /** The held-out fraction its shard was split by: a round with another makes it join again too. */
+  evalFraction: number;
   ready: Promise<TrainerClient>;
   trainer: TrainerClient | null;
 }
@@ -71,12 +82,15 @@ let session: Session | null = null;
 
 /** Loads the shard and starts a worker for the model, unless this tab already has (or is getting) them. */
 async function prepare(reply: JoinReply): Promise<void> {
-  if (!session || session.model !== reply.model || session.shardIndex !== reply.shard.index || session.dataVersion !== reply.shard.dataVersion) {
+  const same = (s: Session) =>
+    s.model === reply.model && s.shardIndex === reply.shard.index && s.dataVersion === reply.shard.dataVersion && s.evalFraction === reply.shard.evalFraction;
+  if (!session || !same(session)) {
     session?.trainer?.terminate();
     const next: Session = {
       model: reply.model,
       shardIndex: reply.shard.index,
       dataVersion: reply.shard.dataVersion,
+      evalFraction: reply.shard.evalFraction,
       ready: startTrainer(reply),
       trainer: null,
     };
@@ -106,11 +120,14 @@ async function startTrainer(reply: JoinReply): Promise<TrainerClient> {
   const response = await fetch(reply.shard.url);
   if (!response.ok) throw new Error(`could not load shard ${reply.shard.index}: HTTP ${response.status}`);
   const shard = decodeDataset(new Uint8Array(await response.arrayBuffer()));
-  state.labelCounts = labelHistogram(shard.labels, Array.from(shard.labels.keys()), modelSpec(reply.model).numClasses);
   const pixelsPerExample = modelSpec(reply.model).inputShape.reduce((a, b) => a * b, 1);
   if (shard.pixelsPerExample !== pixelsPerExample) {
     throw new Error(`shard ${reply.shard.index} has ${shard.pixelsPerExample} pixels per example, ${reply.model} needs ${pixelsPerExample}`);
   }
+  // The held-out examples never reach training; their labels are not reported (only their count).
+  const { train, heldOut } = holdOut(shard, reply.shard.evalFraction, reply.shard.index);
+  state.labelCounts = labelHistogram(train.labels, Array.from(train.labels.keys()), modelSpec(reply.model).numClasses);
+  state.heldOutEvaluation = null;
   state.status = 'choosing backend';
   show();
   const trainer = new TrainerClient(reply.model, {
@@ -127,14 +144,17 @@ async function startTrainer(reply: JoinReply): Promise<TrainerClient> {
     const ready = await trainer.init({
       forcedBackend,
       cachedChoice: forcedBackend ? null : loadBackendChoice(reply.model),
-      pixels: shard.pixels,
-      labels: shard.labels,
+      pixels: train.pixels,
+      labels: train.labels,
+      heldOutPixels: heldOut.pixels,
+      heldOutLabels: heldOut.labels,
     });
     if (!forcedBackend) saveBackendChoice(reply.model, ready.choice);
     state.backend = ready.choice.backend;
     state.backendReason = ready.choice.reason;
     state.probe = ready.choice.probe;
     state.numExamples = ready.numExamples;
+    state.heldOutExamples = ready.heldOutExamples;
     state.numTensors = ready.numTensors;
     return trainer;
   } catch (error) {
@@ -170,9 +190,17 @@ const connection = new Connection(
   params.get('room') ?? undefined,
 );
 
-const rounds = new RoundRunner({ state, show, connection, trainer: () => session?.trainer ?? null, dataVersion: () => session?.dataVersion ?? null });
+const rounds = new RoundRunner({
+  state,
+  show,
+  connection,
+  trainer: () => session?.trainer ?? null,
+  dataVersion: () => session?.dataVersion ?? null,
+  evalFraction: () => session?.evalFraction ?? null,
+});
 
 connection.socket.on('round:start', (start) => void rounds.run(start));
+connection.socket.on('round:evaluate', (request) => rounds.evaluateFinal(request));
 connection.socket.on('secagg:roster', (wire) => rounds.onRoster(wire));
 connection.socket.on('secagg:shares', (wire) => rounds.onForwardedShares(wire));
 connection.socket.on('secagg:unmask', (wire) => rounds.onUnmask(wire));

@@ -1,8 +1,9 @@
-// One federated round on this tab: decode the global weights, train in the worker,
-// send local − global, show the coordinator's answer. A newer round cancels an older
-// one; a round:start resent after a reconnect does not start the same round twice.
+// One federated round on this tab: decode the global weights, evaluate them on the held-out
+// examples and report (federated evaluation: they are round r − 1's model), train in the worker,
+// send local − global, show the coordinator's answer. A newer round cancels an older one; a
+// round:start resent after a reconnect does not start the same round twice, nor evaluate twice.
 import { modelSpec } from '../../shared/model-spec.ts';
-import type { RoundStart, UpdateAck } from '../../shared/protocol.ts';
+import type { EvaluationRequest, RoundStart, UpdateAck } from '../../shared/protocol.ts';
 import { decodeWeights, encodeWeights } from '../../shared/wire.ts';
 import { createSecureRng } from '../../shared/fl/secure-random.ts';
 import { SecureUploadSession } from '../../shared/secagg/upload-session.ts';
@@ -21,6 +22,8 @@ export interface RoundRunnerDeps {
   trainer(): TrainerClient | null;
   /** The split this tab's shard came from (ShardInfo.dataVersion), or null before it joined. */
   dataVersion(): string | null;
+  /** The held-out fraction this tab's shard was split by (ShardInfo.evalFraction), or null before it joined. */
+  evalFraction(): number | null;
 }
 
 /** The round this tab is training or uploading. */
@@ -37,6 +40,8 @@ export class RoundRunner {
   private current: CurrentRound | null = null;
   /** The latest secure-aggregation session: it outlives the upload, since the reveal comes after the ack. */
   private secure: { round: number; session: Promise<SecureUploadSession> } | null = null;
+  /** The global model this tab evaluated last: a round start resent or retried with it is not evaluated again. */
+  private evaluated: { round: number; global: Float32Array } | null = null;
 
   constructor(private readonly deps: RoundRunnerDeps) {}
 
@@ -44,7 +49,7 @@ export class RoundRunner {
     const { state, show, connection } = this.deps;
     const trainer = this.deps.trainer();
     if (!trainer) return; // not ready: the coordinator resends the round once this tab reports ready
-    if (trainer.model !== start.model || this.deps.dataVersion() !== start.dataVersion) {
+    if (trainer.model !== start.model || this.deps.dataVersion() !== start.dataVersion || this.deps.evalFraction() !== start.config.evalFraction) {
       // The coordinator resends the round once this tab is ready again with the right model and shard
       // (a new split is no error: the tab just shows it is loading data again).
       if (trainer.model !== start.model) {
@@ -65,6 +70,8 @@ export class RoundRunner {
     // A retry of the round is a new attempt: with secure aggregation it needs fresh keys, so it starts over.
     if (this.current?.round === start.round && this.current.attempt === start.attempt && sameValues(this.current.global, global)) return;
     this.current?.job.cancel();
+    // Asked before the training: the worker evaluates first, so the report goes out long before the update.
+    this.evaluate(trainer, start.round - 1, global);
 
     const { localEpochs, batchSize, learningRate, proximalMu, clipNorm, localNoiseMultiplier } = start.config;
     // The mode in force now: a switch from the dashboard during this round applies from the next.
@@ -134,6 +141,39 @@ export class RoundRunner {
     show();
   }
 
+  /** The run's final model (round:evaluate): evaluated and reported like the model in a round start. */
+  evaluateFinal(request: EvaluationRequest): void {
+    const trainer = this.deps.trainer();
+    if (!trainer || trainer.model !== request.model || this.deps.dataVersion() !== request.dataVersion) return; // held out from another split
+    let global: Float32Array;
+    try {
+      global = decodeWeights(modelSpec(request.model), request.weights);
+    } catch (error) {
+      return this.showError(`round ${request.round}: the final model is unusable: ${(error as Error).message}`);
+    }
+    this.evaluate(trainer, request.round, global);
+  }
+
+  /** Evaluates `global` (round `round`'s model) on the held-out examples in the worker and reports it, once per model. */
+  private evaluate(trainer: TrainerClient, round: number, global: Float32Array): void {
+    const { state, show, connection } = this.deps;
+    if (round < 1 || state.heldOutExamples === 0) return; // round 1 starts from the initial model: nothing to report on
+    if (this.evaluated?.round === round && sameValues(this.evaluated.global, global)) return;
+    this.evaluated = { round, global };
+    trainer.evaluate(round, global).then(
+      async ({ accuracy, loss, count }) => {
+        state.heldOutEvaluation = { round, accuracy, loss, count };
+        show();
+        await connection.whenJoined();
+        connection.socket.emit('participant:evaluation', { round, accuracy, loss, count });
+      },
+      (error: unknown) => {
+        if (this.evaluated?.round === round) this.evaluated = null; // a resent start may try again
+        this.showError(`round ${round}: evaluating the global model on the held-out examples failed: ${(error as Error).message}`);
+      },
+    );
+  }
+
   // Secure aggregation's messages from the coordinator go to the session of their attempt.
   onRoster(wire: RosterWire): void {
     this.withSession(wire, (session) => session.onRoster(wire));
@@ -181,6 +221,12 @@ export class RoundRunner {
     });
     this.secure = { round: start.round, session: advertised };
     return advertised;
+  }
+
+  /** Shows a problem that leaves what this tab is doing (training, waiting) as it is. */
+  private showError(message: string): void {
+    this.deps.state.lastError = message;
+    this.deps.show();
   }
 
   /** Shows a failure; the status turns to error only if `failed` is what this tab is doing (null: idle). */

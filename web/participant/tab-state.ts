@@ -25,7 +25,12 @@ export interface TabState {
   model: ModelName | null;
   shardIndex: number | null;
   shardCount: number | null;
+  /** Examples it trains on (the shard less the held-out ones, plus drawings). */
   numExamples: number;
+  /** Examples held out for federated evaluation (shared/held-out.ts), never trained on. */
+  heldOutExamples: number;
+  /** Its last federated evaluation: the global model of `round` on its held-out examples. */
+  heldOutEvaluation: { round: number; accuracy: number; loss: number; count: number } | null;
   backend: BackendName | null;
   backendReason: string;
   /** One row per backend measured (or skipped), in the order they were tried. */
@@ -80,6 +85,8 @@ export function createTabState(): TabState {
     shardIndex: null,
     shardCount: null,
     numExamples: 0,
+    heldOutExamples: 0,
+    heldOutEvaluation: null,
     backend: null,
     backendReason: '',
     probe: [],

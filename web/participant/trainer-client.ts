@@ -1,5 +1,5 @@
 // The page's side of the training worker: a promise for init, a cancellable job
-// per round, callbacks for probe results and progress.
+// per round, a promise per evaluation, callbacks for probe results and progress.
 import type { ModelName } from '../../shared/model-spec.ts';
 import type { AttackMode, BackendName } from '../../shared/protocol.ts';
 import type { BackendChoice, FromWorker, ProbeResult, ToWorker } from '../worker-protocol.ts';
@@ -7,11 +7,13 @@ import type { BackendChoice, FromWorker, ProbeResult, ToWorker } from '../worker
 export interface Ready {
   choice: BackendChoice;
   numExamples: number;
+  heldOutExamples: number;
   numTensors: number;
 }
 
 export type Trained = Extract<FromWorker, { type: 'trained' }>;
 export type Progress = Extract<FromWorker, { type: 'progress' }>;
+export type Evaluated = Extract<FromWorker, { type: 'evaluated' }>;
 
 export interface TrainerEvents {
   onProbe(result: ProbeResult): void;
@@ -34,6 +36,7 @@ export class TrainerClient {
   private pendingInit: Pending<Ready> | null = null;
   private readonly pendingAdds: Pending<number>[] = [];
   private readonly pendingJobs = new Map<number, Pending<Trained | 'cancelled'>>();
+  private readonly pendingEvaluations = new Map<number, Pending<Evaluated>>();
   private nextJob = 1;
 
   constructor(
@@ -44,12 +47,34 @@ export class TrainerClient {
     this.worker.onerror = (event) => this.failAll(new Error(`training worker crashed: ${event.message}`));
   }
 
-  init(args: { forcedBackend: BackendName | null; cachedChoice: BackendChoice | null; pixels: Uint8Array; labels: Uint8Array }): Promise<Ready> {
+  init(args: {
+    forcedBackend: BackendName | null;
+    cachedChoice: BackendChoice | null;
+    pixels: Uint8Array;
+    labels: Uint8Array;
+    heldOutPixels?: Uint8Array;
+    heldOutLabels?: Uint8Array;
+  }): Promise<Ready> {
     const pixels = args.pixels.slice().buffer;
     const labels = args.labels.slice().buffer;
+    const heldOutPixels = (args.heldOutPixels ?? new Uint8Array(0)).slice().buffer;
+    const heldOutLabels = (args.heldOutLabels ?? new Uint8Array(0)).slice().buffer;
     return new Promise((resolve, reject) => {
       this.pendingInit = { resolve, reject };
-      this.post({ type: 'init', model: this.model, forcedBackend: args.forcedBackend, cachedChoice: args.cachedChoice, pixels, labels }, [pixels, labels]);
+      this.post(
+        { type: 'init', model: this.model, forcedBackend: args.forcedBackend, cachedChoice: args.cachedChoice, pixels, labels, heldOutPixels, heldOutLabels },
+        [pixels, labels, heldOutPixels, heldOutLabels],
+      );
+    });
+  }
+
+  /** Federated evaluation: these global weights on the held-out examples; runs before any training asked for after it. */
+  evaluate(round: number, weights: Float32Array): Promise<Evaluated> {
+    const job = this.nextJob++;
+    const buffer = weights.slice().buffer;
+    return new Promise((resolve, reject) => {
+      this.pendingEvaluations.set(job, { resolve, reject });
+      this.post({ type: 'evaluate', job, round, weights: buffer }, [buffer]);
     });
   }
 
@@ -107,6 +132,13 @@ export class TrainerClient {
     else pending.resolve(outcome.value);
   }
 
+  private settleEvaluation(job: number, settle: (pending: Pending<Evaluated>) => void): void {
+    const pending = this.pendingEvaluations.get(job);
+    if (!pending) return;
+    this.pendingEvaluations.delete(job);
+    settle(pending);
+  }
+
   private receive(message: FromWorker): void {
     switch (message.type) {
       case 'probe':
@@ -116,15 +148,18 @@ export class TrainerClient {
       case 'progress':
         return this.events.onProgress(message);
       case 'ready':
-        this.pendingInit?.resolve({ choice: message.choice, numExamples: message.numExamples, numTensors: message.numTensors });
+        this.pendingInit?.resolve({ choice: message.choice, numExamples: message.numExamples, heldOutExamples: message.heldOutExamples, numTensors: message.numTensors });
         this.pendingInit = null;
         return;
       case 'trained':
         return this.settle(message.job, { value: message });
       case 'cancelled':
         return this.settle(message.job, { value: 'cancelled' });
+      case 'evaluated':
+        return this.settleEvaluation(message.job, (pending) => pending.resolve(message));
       case 'error': {
         const error = new Error(message.message);
+        if (message.job !== null && this.pendingEvaluations.has(message.job)) return this.settleEvaluation(message.job, (pending) => pending.reject(error));
         if (message.job !== null) return this.settle(message.job, { error });
         if (this.pendingInit) {
           this.pendingInit.reject(error);
@@ -141,7 +176,8 @@ export class TrainerClient {
   private failAll(error: Error): void {
     this.pendingInit?.reject(error);
     this.pendingInit = null;
-    for (const pending of [...this.pendingJobs.values(), ...this.pendingAdds.splice(0)]) pending.reject(error);
+    for (const pending of [...this.pendingJobs.values(), ...this.pendingEvaluations.values(), ...this.pendingAdds.splice(0)]) pending.reject(error);
     this.pendingJobs.clear();
+    this.pendingEvaluations.clear();
   }
 }

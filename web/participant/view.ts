@@ -75,9 +75,13 @@ export function render(state: TabState): void {
   byId('round').textContent = state.round > 0 ? String(state.round) : '—';
   byId('backend').textContent = state.backend ?? 'choosing…';
   byId('examples').textContent = state.numExamples
-    ? `${state.numExamples.toLocaleString('en')}${state.drawnExamples ? ` (${state.drawnExamples} drawn)` : ''}`
+    ? `${state.numExamples.toLocaleString('en')}${state.drawnExamples ? ` (${state.drawnExamples} drawn)` : ''}${state.heldOutExamples ? ` + ${state.heldOutExamples.toLocaleString('en')} held out` : ''}`
     : '—';
   byId('accuracy').textContent = state.lastAccuracy === null ? '—' : `${(100 * state.lastAccuracy).toFixed(1)} %`;
+  const own = state.heldOutEvaluation;
+  byId('held-out-accuracy').textContent = own === null ? (state.heldOutExamples > 0 ? '—' : 'none held out') : `${(100 * own.accuracy).toFixed(1)} %`;
+  byId('held-out-accuracy').title =
+    own === null ? '' : `round ${own.round}'s global model on the ${own.count} examples this tab holds out and never trains on (loss ${formatStat(own.loss)})`;
   byId('updates').textContent = `${state.updatesAccepted}${state.updatesRejected ? ` (${state.updatesRejected} rejected)` : ''}`;
   byId('speed').textContent = state.examplesPerSec === null ? '—' : `${formatCount(state.examplesPerSec)} ex/s`;
   byId('backend-reason').textContent = state.backendReason || 'Measuring how fast each backend trains this model here…';

@@ -1,0 +1,192 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MODEL_SPECS } from '../shared/model-spec.ts';
+import type { PastRun } from '../shared/protocol.ts';
+import { labelRuns } from '../shared/run-label.ts';
+import { DEFAULT_SETTINGS, resolveSettings, type Settings } from '../shared/settings.ts';
+import { CheckpointStore } from './checkpoint-store.ts';
+import { PAST_RUNS_KEPT, parsePastRuns, PastRunsError } from './past-runs.ts';
+import { Room } from './room.ts';
+import { RoundController } from './round.ts';
+import { RunCheckpoints } from './run-checkpoints.ts';
+import { flushAsync, ManualTimers, ScriptedEvaluator } from './test-support.ts';
+
+const P = MODEL_SPECS.mlp.paramCount;
+
+/** A controller with tabs a and b ready; each round takes 5 s on its clock. */
+function setup(overrides: Partial<Settings>, accuracies: number[] = []) {
+  const settings = resolveSettings({ rounds: 2, targetAccuracy: 1, minClientsPerRound: 2, minClientsToStart: 2, ...overrides });
+  const nextIds = ['a', 'b'];
+  const room = new Room(() => nextIds.shift()!);
+  const timers = new ManualTimers();
+  const hooks = {
+    sendRoundStart: () => {},
+    secure: { sendRoster: () => {}, sendForward: () => {}, sendUnmask: () => {} },
+    publishRoundDone: () => {},
+    roundCompleted: () => {},
+    stateChanged: () => {},
+    log: () => {},
+    bug: (error: unknown) => assert.fail(`bug: ${String(error)}`),
+  };
+  const controller = new RoundController(settings, room, new ScriptedEvaluator(accuracies), hooks, timers);
+  for (const id of ['a', 'b']) {
+    room.join(`conn-${id}`, undefined, settings);
+    room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples: 100 });
+  }
+  /** Starts a run and answers `rounds` of its rounds (all of them by default). */
+  const run = async (rounds = controller.settings.rounds) => {
+    controller.start();
+    for (let round = 1; round <= rounds; round++) {
+      timers.advance(5_000);
+      for (const id of ['a', 'b']) controller.acceptUpdate(id, { round, numExamples: 100, loss: 0.5 }, new Float32Array(P).fill(0.01));
+      await flushAsync();
+    }
+  };
+  return { controller, room, timers, run };
+}
+
+async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'flock-past-runs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('two runs on different splits: the state lists both with their accuracy per round, and their labels name the split', async () => {
+  const t = setup({}, [0.5, 0.75, 0.25, 0.625]); // loss = 1 − accuracy, all exact in binary
+  assert.deepEqual(t.controller.state().pastRuns, [], 'nothing finished yet');
+  await t.run();
+  assert.equal(t.controller.phase, 'done');
+  t.controller.updateSettings(resolveSettings({ partition: 'dirichlet', dirichletAlpha: 0.1 }, t.controller.settings));
+  await t.run();
+
+  const [iid, dirichlet] = t.controller.state().pastRuns;
+  assert.deepEqual(
+    [iid, dirichlet].map((r) => ({ run: r.run, ended: r.ended, rounds: r.rounds })),
+    [
+      { run: 1, ended: 'done', rounds: [{ round: 1, accuracy: 0.5, loss: 0.5 }, { round: 2, accuracy: 0.75, loss: 0.25 }] },
+      { run: 2, ended: 'done', rounds: [{ round: 1, accuracy: 0.25, loss: 0.75 }, { round: 2, accuracy: 0.625, loss: 0.375 }] },
+    ],
+  );
+  assert.equal(iid.message, 'done: 2 rounds, accuracy 0.7500');
+  // ManualTimers starts at 1,000 ms; each run is two rounds of 5 s.
+  assert.deepEqual([iid.startedAt, iid.endedAt, dirichlet.startedAt, dirichlet.endedAt], [1_000, 11_000, 11_000, 21_000]);
+  assert.equal(iid.settings.partition, 'iid');
+  assert.deepEqual(labelRuns(t.controller.state().pastRuns), ['IID', 'Dirichlet α=0.1']);
+  assert.ok(!('answered' in iid.rounds[0]), 'compact points, not whole RoundMetrics');
+});
+
+test('a stopped run is kept with the rounds it finished; the list outlives reset and start, and keeps the newest 12', async () => {
+  const t = setup({ rounds: 3 });
+  await t.run(1);
+  t.controller.stop();
+  const [stopped] = t.controller.pastRuns;
+  assert.equal(stopped.ended, 'stopped');
+  assert.equal(stopped.message, 'stopped in round 2');
+  assert.deepEqual(stopped.rounds.map((p) => p.round), [1]);
+
+  t.controller.reset();
+  assert.deepEqual(t.controller.history, []);
+  assert.equal(t.controller.pastRuns.length, 1, 'reset clears the run, not the comparison');
+  assert.deepEqual(t.controller.snapshot().pastRuns, t.controller.pastRuns, 'so the next checkpoint writes them again');
+
+  for (let i = 0; i < PAST_RUNS_KEPT; i++) {
+    t.controller.start();
+    t.controller.stop();
+  }
+  const numbers = t.controller.pastRuns.map((r) => r.run);
+  assert.equal(numbers.length, PAST_RUNS_KEPT);
+  assert.deepEqual(numbers, Array.from({ length: 12 }, (_, i) => i + 2), 'run 1, the oldest, was dropped');
+});
+
+test('the past runs survive a checkpoint: a restarted coordinator shows them and numbers its next run after them', async (context) => {
+  const dir = await tempDir(context);
+  const t = setup({ rounds: 3 }, [0.5, 0.6, 0.7, 0.8]);
+  await t.run();
+  await t.run(1); // run 2 is in round 2 when the process dies
+  const checkpoints = new RunCheckpoints(dir, () => {});
+  await checkpoints.save({ run: t.controller.snapshot(), room: t.room.save(), global: t.controller.global });
+
+  const saved = (await checkpoints.load())!;
+  assert.deepEqual(saved.run.pastRuns, t.controller.pastRuns);
+  assert.equal(saved.run.runStartedAt, 16_000, 'run 2 started after run 1\'s three 5 s rounds');
+  const restarted = setup({ rounds: 3 }, [0.9, 0.95]);
+  restarted.controller.resume(saved.run, saved.global);
+  assert.deepEqual(restarted.controller.state().pastRuns, t.controller.pastRuns);
+  for (let round = 2; round <= 3; round++) {
+    for (const id of ['a', 'b']) restarted.controller.acceptUpdate(id, { round, numExamples: 100, loss: 0.5 }, new Float32Array(P));
+    await flushAsync();
+  }
+  const [, run2] = restarted.controller.pastRuns;
+  assert.equal(run2.run, 2);
+  assert.equal(run2.startedAt, 16_000, 'its start time came through the restart');
+  assert.deepEqual(run2.rounds.map((p) => p.accuracy), [0.8, 0.9, 0.95], 'round 1 from before the restart, 2 and 3 after');
+});
+
+/** Writes a checkpoint as RunCheckpoints would, with `change` applied to its run meta. */
+async function checkpointWith(dir: string, change: (run: Record<string, unknown>) => void): Promise<RunCheckpoints> {
+  const t = setup({ rounds: 2 }, [0.5, 0.6]);
+  await t.run();
+  const checkpoints = new RunCheckpoints(dir, () => {});
+  await checkpoints.save({ run: t.controller.snapshot(), room: t.room.save(), global: t.controller.global });
+  const store = new CheckpointStore({ dir, log: () => {} });
+  const { checkpoint } = (await store.loadLatest())!;
+  const meta = checkpoint.meta as { run: Record<string, unknown> };
+  change(meta.run);
+  await store.save(checkpoint);
+  return checkpoints;
+}
+
+test('a checkpoint from before past runs were kept loads with none, and resumes', async (context) => {
+  const dir = await tempDir(context);
+  const checkpoints = await checkpointWith(dir, (run) => {
+    delete run.pastRuns;
+    delete run.runStartedAt;
+  });
+  const saved = (await checkpoints.load())!;
+  assert.deepEqual(saved.run.pastRuns, []);
+  assert.equal(saved.run.runStartedAt, null);
+  const restarted = setup({});
+  restarted.controller.resume(saved.run, saved.global);
+  assert.equal(restarted.controller.phase, 'done');
+  assert.deepEqual(restarted.controller.state().pastRuns, []);
+});
+
+test('a checkpoint with malformed past runs is refused, naming the field', async (context) => {
+  const cases: [string, (run: Record<string, unknown>) => void, RegExp][] = [
+    ['not a list', (run) => (run.pastRuns = { run: 1 }), /pastRuns: expected a list, got \{"run":1\}/],
+    ['a bad accuracy', (run) => (((run.pastRuns as PastRun[])[0].rounds[1] as unknown as Record<string, unknown>).accuracy = 'x'), /pastRuns\[0\]\.rounds\[1\]\.accuracy: expected a number from 0 to 1, got "x"/],
+    ['bad settings', (run) => ((run.pastRuns as PastRun[])[0].settings.learningRate = -1), /pastRuns\[0\]\.settings: invalid settings: learningRate/],
+    ['a bad start time', (run) => (run.runStartedAt = 'soon'), /unexpected run start time \("soon"\)/],
+  ];
+  for (const [what, change, message] of cases) {
+    const dir = await tempDir(context);
+    const checkpoints = await checkpointWith(dir, change);
+    await assert.rejects(checkpoints.load(), (error: Error) => {
+      assert.match(error.message, message, what);
+      assert.match(error.message, /checkpoint-\d+\.flock has .*; start with --fresh$/, what);
+      return true;
+    });
+  }
+});
+
+test('parsePastRuns checks every field cheaply and copies only what a past run has', () => {
+  const good: PastRun = {
+    run: 3, settings: DEFAULT_SETTINGS, ended: 'stopped', message: 'stopped in round 2', startedAt: 10, endedAt: 20,
+    rounds: [{ round: 1, accuracy: 0.5, loss: null }],
+  };
+  assert.deepEqual(parsePastRuns([{ ...good, extra: 'dropped' }]), [good]);
+  const refused = (value: unknown, message: RegExp) => assert.throws(() => parsePastRuns(value), (e: Error) => e instanceof PastRunsError && message.test(e.message));
+  refused([good, good], /pastRuns\[1\]\.run: expected a run number after 3, got 3/);
+  refused([null], /pastRuns\[0\]: expected a past run/);
+  refused([{ ...good, ended: 'crashed' }], /pastRuns\[0\]\.ended: expected "done" or "stopped", got "crashed"/);
+  refused([{ ...good, message: 7 }], /pastRuns\[0\]\.message: expected a string, got 7/);
+  refused([{ ...good, endedAt: -1 }], /pastRuns\[0\]\.endedAt: expected a time in ms ≥ 0, got -1/);
+  refused([{ ...good, rounds: [{ round: 2, accuracy: 0.5, loss: 1 }, { round: 2, accuracy: 0.6, loss: 1 }] }], /rounds\[1\]\.round: expected a round after 2/);
+  refused([{ ...good, rounds: [{ round: 1, accuracy: 0.5, loss: 'NaN' }] }], /rounds\[0\]\.loss: expected a finite number or null, got "NaN"/);
+  refused([{ ...good, settings: { ...DEFAULT_SETTINGS, rounds: 1 }, rounds: [good.rounds[0], { round: 2, accuracy: 1, loss: 0 }] }], /expected at most the run's 1 rounds, got "2 rounds"/);
+  const many = Array.from({ length: PAST_RUNS_KEPT + 3 }, (_, i) => ({ ...good, run: i + 1 }));
+  assert.deepEqual(parsePastRuns(many).map((r) => r.run), many.slice(3).map((r) => r.run), 'a longer list keeps its newest');
+});
