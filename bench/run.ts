@@ -4,7 +4,8 @@
 //   npm run bench                 everything
 //   npm run bench -- fedavg clip  only benchmarks whose name contains "fedavg" or "clip"
 //
-// A benchmark is any function a *.bench.ts file exports; it returns rows (harness.ts), or a promise of them.
+// A benchmark is any function a *.bench.ts file exports; it returns rows (harness.ts), or a promise of them,
+// or { rows, extra }: extra's fields are written beside the rows (e.g. learning curves).
 // Benchmarks run one after another in this process: on two cores, in parallel they would
 // time each other. Missed targets are reported, not failed on: timings are not tests.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,8 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 const SUFFIX = '.bench.ts';
 
-type Benchmark = () => BenchRow[] | Promise<BenchRow[]>;
+type BenchOutput = BenchRow[] | { rows: BenchRow[]; extra: Record<string, unknown> };
+type Benchmark = () => BenchOutput | Promise<BenchOutput>;
 
 function machine() {
   const cores = cpus();
@@ -26,6 +28,7 @@ function machine() {
 
 /** 12.3456 → "12.35", 1234.5 → "1,235": three significant digits or more, never exponents. */
 function formatFigure(x: number): string {
+  if (!Number.isFinite(x)) return '—'; // a figure that does not exist, e.g. a target never reached (null in the JSON)
   const digits = Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2;
   return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
@@ -72,9 +75,11 @@ async function main(): Promise<number> {
   const allRows: BenchRow[] = [];
   for (const { name, run } of toRun) {
     process.stdout.write(`running ${name}…\n`);
-    const rows = await run();
+    const output = await run();
+    const rows = Array.isArray(output) ? output : output.rows;
+    const extra = Array.isArray(output) ? {} : output.extra;
     allRows.push(...rows);
-    const results = { benchmark: name, date: new Date().toISOString(), machine: info, rows: rows.map((r) => ({ ...r, target: r.target ?? null, pass: meetsTarget(r) })) };
+    const results = { benchmark: name, date: new Date().toISOString(), machine: info, rows: rows.map((r) => ({ ...r, target: r.target ?? null, pass: meetsTarget(r) })), ...extra };
     writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
   }
   console.log('');

@@ -3,7 +3,7 @@
 // Plans a DP run before it starts: what ε a setting spends, or what noise a budget needs, by the
 // same accountant the coordinator charges rounds with (shared/fl/accountant.ts). One JSON line on
 // stdout, so scripts can read it; mistakes in the arguments get one line on stderr and exit code 2.
-import { parseArgs } from 'node:util';
+import { decimal, parseFlags, UsageError } from './cli-flags.ts';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_DP_DELTA, epsilonSpent, noiseMultiplierFor, type RdpConversion } from '../shared/fl/accountant.ts';
 
@@ -17,8 +17,7 @@ export const USAGE = `usage: npm run privacy -- --sampling-rate Q --rounds T (--
   --conversion C         RDP to (ε, δ): balle2020 (default, tighter) or mironov2017
   --help                 this text`;
 
-/** A mistake in the arguments: reported as one line and exit code 2, never with a stack. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** A valid question without an answer (no z ≤ 1000 keeps the budget): one line, exit code 1. */
 export class PlanError extends Error {}
@@ -45,34 +44,19 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-// Decimal notation only: Number() would also take '', '0x10', ' 1 ' and 'Infinity'.
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** `allowed` reads after "must be": 'a number in [0, 1]'. */
 function numberOption(values: Record<string, string | boolean | undefined>, name: string, allowed: string, isAllowed: (x: number) => boolean): number {
   const raw = values[name];
   if (raw === undefined) throw new UsageError(`--${name} is missing: give ${allowed} (see --help)`);
-  const x = typeof raw === 'string' && DECIMAL.test(raw) ? Number(raw) : NaN;
+  const x = typeof raw === 'string' ? decimal(raw) : NaN;
   if (Number.isNaN(x) || !isAllowed(x)) throw new UsageError(`--${name} must be ${allowed}, got '${String(raw)}'`);
   return x;
 }
 
-/** Node's parseArgs wording, first sentence only; the rest is advice about positionals this command does not take. */
-function parseArgsMessage(error: Error): string {
-  const option = /'(--[\w-]+)/.exec(error.message)?.[1];
-  // "--rounds --delta 1e-5" and "--delta -1" both land here: a value is missing or starts with '-'.
-  if (option && error.message.includes('ambiguous')) return `${option} needs a value (one that starts with '-' is written ${option}=-…)`;
-  return `${error.message.split(/\.\s/)[0]} (see --help)`;
-}
-
 /** The question the arguments ask; throws UsageError saying what is wrong and what is allowed. */
 export function parsePrivacyArgs(argv: string[]): PrivacyQuery {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError(parseArgsMessage(error as Error));
-  }
+  const values = parseFlags(argv, OPTIONS);
   if (values.help) return { kind: 'help' };
   const hasNoise = values['noise-multiplier'] !== undefined;
   const hasTarget = values['target-epsilon'] !== undefined;
