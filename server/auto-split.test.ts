@@ -4,16 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeDataset } from '../shared/dataset-format.ts';
 import type { RoundStart } from '../shared/protocol.ts';
-import { resolveSettings } from '../shared/settings.ts';
+import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { Coordinator } from './coordinator.ts';
 import { loadMnist } from './dataset.ts';
 import { ManualTimers, ScriptedEvaluator } from './test-support.ts';
 
 const mnist = loadMnist();
 
-function coordinatorWithTabs(count: number) {
-  const coordinator = new Coordinator({
-    settings: resolveSettings({ shards: 0, minClientsToStart: count }),
+function newCoordinator(settings: Partial<Settings>): Coordinator {
+  return new Coordinator({
+    settings: resolveSettings(settings),
     mnist,
     evaluator: new ScriptedEvaluator(),
     access: { adminToken: 'admin', roomCode: null },
@@ -21,6 +21,10 @@ function coordinatorWithTabs(count: number) {
     log: () => {},
     timers: new ManualTimers(),
   });
+}
+
+function coordinatorWithTabs(count: number) {
+  const coordinator = newCoordinator({ shards: 0, minClientsToStart: count });
   const starts: RoundStart[] = [];
   coordinator.on('roundStart', (_ids, start) => starts.push(start));
   const joins = Array.from({ length: count }, (_, i) => coordinator.join(`conn-${i}`, {}));
@@ -73,15 +77,7 @@ test('auto split: the next run with the same tabs keeps the split (no refetch); 
 });
 
 test('a fixed shard count never deals: shard k mod shards, as before', () => {
-  const coordinator = new Coordinator({
-    settings: resolveSettings({ shards: 2 }),
-    mnist,
-    evaluator: new ScriptedEvaluator(),
-    access: { adminToken: 'admin', roomCode: null },
-    baseUrls: [],
-    log: () => {},
-    timers: new ManualTimers(),
-  });
+  const coordinator = newCoordinator({ shards: 2 });
   const shards = [0, 1, 2].map((i) => coordinator.join(`c${i}`, {}).shard);
   assert.deepEqual(shards.map((s) => s.index), [0, 1, 0]);
   assert.ok(shards.every((s) => s.count === 2 && !s.dataVersion.includes('-')));
