@@ -4,9 +4,7 @@
 // epochs over the union per "round", `rounds` times. Evaluated after each such round on the same
 // test digits by the coordinator's own evaluator, so the two curves can share an x axis.
 import * as tf from '@tensorflow/tfjs';
-import { selectExamples, type LabelledImages } from '../../shared/dataset-format.ts';
 import { buildModel, readFlatWeights, writeFlatWeights } from '../../shared/models.ts';
-import { partitionIndices } from '../../shared/partition.ts';
 import type { Settings } from '../../shared/settings.ts';
 import type { Mnist } from '../../server/dataset.ts';
 import { initNodeBackend, TestSetEvaluator } from '../../server/evaluator.ts';
@@ -31,17 +29,12 @@ export interface CentralizedResult {
   seconds: number;
 }
 
-/** Every example some shard of this split holds, once. */
-export function unionOfShards(train: LabelledImages, settings: Settings): LabelledImages {
-  const indices = partitionIndices(train.labels, settings).flat();
-  indices.sort((a, b) => a - b);
-  return selectExamples(train, indices);
-}
-
 export async function trainCentralized(settings: Settings, mnist: Mnist, onRound: (round: CentralizedRound) => void = () => {}): Promise<CentralizedResult> {
   await initNodeBackend();
   const startedAt = performance.now();
-  const union = unionOfShards(mnist.train, settings);
+  // Every split covers each training example exactly once (shared/partition.test.ts), so the union
+  // of the shards is the training set itself, whatever the split.
+  const union = mnist.train;
   const evaluator = new TestSetEvaluator(mnist.test);
   const network = buildModel(tf, settings.model);
   writeFlatWeights(tf, network, evaluator.initialWeights(settings.model, settings.seed)); // the coordinator's round-1 model
