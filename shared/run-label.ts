@@ -9,7 +9,7 @@
 // adds a plain `name=value`. Settings that only change timing (roundDeadlineMs …) never count.
 // Runs left with the same label are told apart by their number: "run 1", "IID (run 3)".
 import type { ModelName } from './model-spec.ts';
-import type { ServerOptimizerName } from './fl/server-optimizer.ts';
+import { SERVER_OPTIMIZER_NAMES } from './fl/server-optimizer.ts';
 import type { AggregationRule } from './fl/strategies.ts';
 import type { Partition, Settings } from './settings.ts';
 
@@ -48,14 +48,6 @@ const RULE_PHRASES: Record<AggregationRule, (s: Settings) => string> = {
   krum: (s) => `Krum f=${s.byzantineClients}`,
   'multi-krum': (s) => `Multi-Krum f=${s.byzantineClients}${s.multiKrumKeep > 0 ? ` m=${s.multiKrumKeep}` : ''}`,
   'norm-bound': (s) => `norm bound ${s.normBound} (${s.normBoundAction})`,
-};
-
-const SERVER_OPTIMIZER_NAMES: Record<ServerOptimizerName, string> = {
-  none: '',
-  fedavgm: 'FedAvgM',
-  fedadagrad: 'FedAdagrad',
-  fedadam: 'FedAdam',
-  fedyogi: 'FedYogi',
 };
 
 const MODEL_NAMES: Record<ModelName, string> = { mlp: 'MLP', 'mlp-large': 'large MLP', cnn: 'CNN' };

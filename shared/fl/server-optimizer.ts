@@ -27,6 +27,15 @@
 export const SERVER_OPTIMIZERS = ['none', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
 export type ServerOptimizerName = (typeof SERVER_OPTIMIZERS)[number];
 
+/** How each is written for people (labels, logs); 'none' is plain FedAvg's step. */
+export const SERVER_OPTIMIZER_NAMES: Record<ServerOptimizerName, string> = {
+  none: 'none',
+  fedavgm: 'FedAvgM',
+  fedadam: 'FedAdam',
+  fedyogi: 'FedYogi',
+  fedadagrad: 'FedAdagrad',
+};
+
 export interface ServerOptimizerOptions {
   serverOptimizer: ServerOptimizerName;
   /** η, > 0. */
@@ -111,7 +120,7 @@ class FedAvgM implements ServerOptimizer {
   constructor(private readonly paramCount: number, private readonly eta: number, private readonly beta1: number) {
     checkPositive('server learning rate η', eta);
     checkDecay('server momentum β₁', beta1);
-    this.title = `FedAvgM (η = ${eta}, β₁ = ${beta1})`;
+    this.title = `${SERVER_OPTIMIZER_NAMES.fedavgm} (η = ${eta}, β₁ = ${beta1})`;
     this.m = new Float32Array(paramCount);
     this.mNext = new Float32Array(paramCount);
     this.step = new Float32Array(paramCount);
@@ -147,8 +156,6 @@ class FedAvgM implements ServerOptimizer {
 }
 
 type AdaptiveName = 'fedadagrad' | 'fedadam' | 'fedyogi';
-const ADAPTIVE_TITLES: Record<AdaptiveName, string> = { fedadagrad: 'FedAdagrad', fedadam: 'FedAdam', fedyogi: 'FedYogi' };
-
 /** FedAdagrad, FedAdam and FedYogi: the same m and step, each its own v. */
 class AdaptiveServerOptimizer implements ServerOptimizer {
   readonly title: string;
@@ -170,7 +177,7 @@ class AdaptiveServerOptimizer implements ServerOptimizer {
     checkDecay('β₁', beta1);
     checkDecay('β₂', beta2);
     checkPositive('τ (it keeps m / (√v + τ) finite where v = 0)', tau);
-    const name = ADAPTIVE_TITLES[kind];
+    const name = SERVER_OPTIMIZER_NAMES[kind];
     this.title = kind === 'fedadagrad' ? `${name} (η = ${eta}, β₁ = ${beta1}, τ = ${tau})` : `${name} (η = ${eta}, β₁ = ${beta1}, β₂ = ${beta2}, τ = ${tau})`;
     this.m = new Float32Array(paramCount);
     this.v = new Float32Array(paramCount);
