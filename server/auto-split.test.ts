@@ -81,4 +81,9 @@ test('a fixed shard count never deals: shard k mod shards, as before', () => {
   const shards = [0, 1, 2].map((i) => coordinator.join(`c${i}`, {}).shard);
   assert.deepEqual(shards.map((s) => s.index), [0, 1, 0]);
   assert.ok(shards.every((s) => s.count === 2 && !s.dataVersion.includes('-')));
+  // Tabs hold out evalFraction of their shard: another fraction is another split, so they fetch and split again.
+  coordinator.changeSettings({ evalFraction: 0.2 });
+  const refetched = coordinator.join('c0', {}).shard;
+  assert.equal(refetched.evalFraction, 0.2);
+  assert.notEqual(refetched.dataVersion, shards[0].dataVersion);
 });

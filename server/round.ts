@@ -536,7 +536,6 @@ export class RoundController {
           clipNorm: s.localNoiseMultiplier > 0 || s.secureAggregation ? this.privacy.clipNorm : 0,
           localNoiseMultiplier: s.localNoiseMultiplier,
           secureAggregation: s.secureAggregation,
-          evalFraction: s.evalFraction,
         },
       },
       plan,

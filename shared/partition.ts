@@ -7,8 +7,8 @@ import { iidShards } from './partitions/iid.ts';
 import { labelShards } from './partitions/label-shards.ts';
 import { quantityShards } from './partitions/quantity.ts';
 
-/** What a split depends on: the same values give the same shards. */
-export type PartitionSettings = Pick<Settings, 'partition' | 'shards' | 'seed' | 'dirichletAlpha' | 'classesPerClient' | 'quantitySkew'>;
+/** What a split depends on: the same values give the same shards (and, by evalFraction, the same held-out part of each). */
+export type PartitionSettings = Pick<Settings, 'partition' | 'shards' | 'seed' | 'dirichletAlpha' | 'classesPerClient' | 'quantitySkew' | 'evalFraction'>;
 
 /**
  * Returns `shards` disjoint, non-empty index lists covering all examples.
@@ -89,9 +89,10 @@ function fillEmptyShards(parts: number[][], rng: Rng): void {
  * Round starts carry it, so a tab that holds a shard of an older split knows to fetch its new one.
  */
 export function dataVersion(settings: PartitionSettings): string {
-  const { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew } = settings;
-  // Only what the split depends on, in a fixed order: other settings changing keeps the shards.
-  const key = JSON.stringify({ partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew });
+  const { partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew, evalFraction } = settings;
+  // Only what the split depends on, in a fixed order: other settings changing keeps the shards. A tab
+  // holds out evalFraction of its shard (shared/held-out.ts), so a new fraction is a new split too.
+  const key = JSON.stringify({ partition, shards, seed, dirichletAlpha, classesPerClient, quantitySkew, evalFraction });
   let hash = 0x811c9dc5; // FNV-1a, 32 bits
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return (hash >>> 0).toString(16).padStart(8, '0');

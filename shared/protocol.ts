@@ -92,8 +92,6 @@ export interface RoundConfig {
   localNoiseMultiplier: number;
   /** The update goes through secure aggregation (secagg:* events) instead of participant:update. */
   secureAggregation: boolean;
-  /** Federated evaluation's held-out fraction (ShardInfo.evalFraction): a tab split another way joins again first. */
-  evalFraction: number;
 }
 
 export interface RoundStart {

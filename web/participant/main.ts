@@ -73,8 +73,6 @@ interface Session {
   shardIndex: number;
   /** The split the shard came from: a round of another split makes this tab join again and reload. */
   dataVersion: string;
-  /** The held-out fraction its shard was split by: a round with another makes it join again too. */
-  evalFraction: number;
   ready: Promise<TrainerClient>;
   trainer: TrainerClient | null;
 }
@@ -83,14 +81,13 @@ let session: Session | null = null;
 /** Loads the shard and starts a worker for the model, unless this tab already has (or is getting) them. */
 async function prepare(reply: JoinReply): Promise<void> {
   const same = (s: Session) =>
-    s.model === reply.model && s.shardIndex === reply.shard.index && s.dataVersion === reply.shard.dataVersion && s.evalFraction === reply.shard.evalFraction;
+    s.model === reply.model && s.shardIndex === reply.shard.index && s.dataVersion === reply.shard.dataVersion;
   if (!session || !same(session)) {
     session?.trainer?.terminate();
     const next: Session = {
       model: reply.model,
       shardIndex: reply.shard.index,
       dataVersion: reply.shard.dataVersion,
-      evalFraction: reply.shard.evalFraction,
       ready: startTrainer(reply),
       trainer: null,
     };
@@ -196,7 +193,6 @@ const rounds = new RoundRunner({
   connection,
   trainer: () => session?.trainer ?? null,
   dataVersion: () => session?.dataVersion ?? null,
-  evalFraction: () => session?.evalFraction ?? null,
 });
 
 connection.socket.on('round:start', (start) => void rounds.run(start));

@@ -22,8 +22,6 @@ export interface RoundRunnerDeps {
   trainer(): TrainerClient | null;
   /** The split this tab's shard came from (ShardInfo.dataVersion), or null before it joined. */
   dataVersion(): string | null;
-  /** The held-out fraction this tab's shard was split by (ShardInfo.evalFraction), or null before it joined. */
-  evalFraction(): number | null;
 }
 
 /** The round this tab is training or uploading. */
@@ -49,7 +47,7 @@ export class RoundRunner {
     const { state, show, connection } = this.deps;
     const trainer = this.deps.trainer();
     if (!trainer) return; // not ready: the coordinator resends the round once this tab reports ready
-    if (trainer.model !== start.model || this.deps.dataVersion() !== start.dataVersion || this.deps.evalFraction() !== start.config.evalFraction) {
+    if (trainer.model !== start.model || this.deps.dataVersion() !== start.dataVersion) {
       // The coordinator resends the round once this tab is ready again with the right model and shard
       // (a new split is no error: the tab just shows it is loading data again).
       if (trainer.model !== start.model) {
