@@ -145,6 +145,9 @@ export const SecAggSharesSchema = Type.Object({ ...SecAggStep, shares: Type.Unkn
 export const SecAggMaskedSchema = Type.Object({ ...SecAggStep, loss: Type.Number(), masked: Type.Unknown() }, { additionalProperties: false });
 export const SecAggRevealSchema = Type.Object({ ...SecAggStep, shares: Type.Unknown() }, { additionalProperties: false });
 
+/** Largest mean loss a report may claim: far above what clipped cross-entropy can give, far below what overflows a weighted sum. */
+export const MAX_EVALUATION_LOSS = 100;
+
 /**
  * Federated evaluation: a tab's figures for the global model of `round` (the one it was sent last,
  * in round r + 1's start or in round:evaluate) on its held-out examples. Not noised, not masked.
@@ -153,8 +156,8 @@ export const EvaluationReportSchema = Type.Object(
   {
     round: Type.Integer({ minimum: 1 }),
     accuracy: Type.Number({ minimum: 0, maximum: 1 }),
-    /** Mean cross-entropy on the held-out examples. */
-    loss: Type.Number({ minimum: 0 }),
+    /** Mean cross-entropy on the held-out examples: the tabs clip probabilities at 1e-7, so it is at most −ln 1e-7 ≈ 16.1. */
+    loss: Type.Number({ minimum: 0, maximum: MAX_EVALUATION_LOSS }),
     count: Type.Integer({ minimum: 1, maximum: MAX_EXAMPLES_PER_TAB }),
   },
   { additionalProperties: false },

@@ -53,6 +53,8 @@ test('participant:evaluation fills in the round of the model it reports on; bad 
   const refusals: [unknown, RegExp][] = [
     [{ round: 1, accuracy: 0.9, loss: 0.3, count: 101 }, /counts 101 examples, the tab reported 100 held out when it got ready/],
     [{ round: 1, accuracy: 1.5, loss: 0.3, count: 100 }, /malformed evaluation report: accuracy/],
+    // Finite but extreme: 1e308 × 100 examples would overflow the weighted sum to Infinity.
+    [{ round: 1, accuracy: 0.9, loss: 1e308, count: 100 }, /malformed evaluation report: loss/],
     [{ round: 2, accuracy: 0.9, loss: 0.3, count: 100 }, /the last model this tab was sent is round 1's/],
     [{ round: 1, accuracy: 0.9, loss: 0.3, count: 100, delta: new Uint8Array(8) }, /malformed evaluation report/],
   ];
