@@ -2,7 +2,7 @@
 // on loopback. Round overhead, dropped connections and bytes on the wire.
 //
 // The coordinator runs in this process (buildApp, the real test-set evaluator); the participants
-// run in a child process (bench/headless-participant.ts --json), so the two share no event loop
+// run in a child process (harness/headless-participant.ts --json), so the two share no event loop
 // and each has one of the two cores. Instrumented from the outside, nothing added to the product:
 //   last update received   observeIncoming (fires once Socket.IO has decoded the message)
 //   evaluation time        a wrapper around the real TestSetEvaluator
@@ -24,8 +24,8 @@ import { loadMnist } from '../server/dataset.ts';
 import { TestSetEvaluator } from '../server/evaluator.ts';
 import type { Evaluator } from '../server/round.ts';
 import { DEFAULT_LIMITS } from '../server/limits/transport-limits.ts';
-import type { BenchRow } from './harness.ts';
-import { epochMs, type RoundReport } from './headless-participant.ts';
+import type { BenchRow } from './measure.ts';
+import { epochMs, type RoundReport } from '../harness/headless-participant.ts';
 
 const CLIENTS = 100;
 const MODEL = 'mlp-large';
@@ -36,7 +36,7 @@ const TRAINING_MS = 1000;
 const RUN_TIMEOUT_MS = 10 * 60_000;
 const OVERHEAD_TARGET_MS = 500;
 const WIRE_TARGET_RATIO = 1.02;
-const PARTICIPANT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'headless-participant.ts');
+const PARTICIPANT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'harness', 'headless-participant.ts');
 
 interface RoundTimes {
   lastUpdateAt?: number;

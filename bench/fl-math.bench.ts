@@ -5,7 +5,7 @@ import { accumulateWeighted, accumulateWeightedBatch, FedAvgAccumulator, meanInt
 import { clipToNorm } from '../shared/fl/clip.ts';
 import { addGaussianNoise } from '../shared/fl/noise.ts';
 import { createRng } from '../shared/fl/rng.ts';
-import { benchVector, medianSeconds, type BenchRow } from './harness.ts';
+import { benchVector, medianSeconds, type BenchRow } from './measure.ts';
 
 const PARAMS = 1_000_000;
 const CLIENTS = 100;

@@ -1,17 +1,17 @@
 // How well federated training learns, against training in one place: FedAvg, FedProx, FedAvgM and
-// FedAdam (scripts/experiment/strategy-presets.ts) × four splits of the training digits over 10
+// FedAdam (harness/experiment/strategy-presets.ts) × four splits of the training digits over 10
 // clients, each cell a real run through the coordinator with simulated clients in worker threads
-// (scripts/experiment/run-experiment.ts). Per cell: the first round at ≥ 95 % test accuracy, the
+// (harness/experiment/run-experiment.ts). Per cell: the first round at ≥ 95 % test accuracy, the
 // accuracy after ROUNDS rounds, and its ratio to the centralized baseline's (the same model on the
 // union of the shards for as many examples: ROUNDS × localEpochs epochs). The union is every
 // training digit whatever the split, so the baseline is trained once. The per-round curves go to
 // bench/results/learning.json (`npm run plot-learning` draws them), with the table as markdown.
 import type { Settings } from '../shared/settings.ts';
 import { loadMnist } from '../server/dataset.ts';
-import { trainCentralized } from '../scripts/experiment/centralized.ts';
-import { runExperiment } from '../scripts/experiment/run-experiment.ts';
-import { experimentSettings, type StrategyName } from '../scripts/experiment/strategy-presets.ts';
-import type { BenchRow } from './harness.ts';
+import { trainCentralized } from '../harness/experiment/centralized.ts';
+import { runExperiment } from '../harness/experiment/run-experiment.ts';
+import { experimentSettings, type StrategyName } from '../harness/experiment/strategy-presets.ts';
+import type { BenchRow } from './measure.ts';
 
 const CLIENTS = 10;
 // 20 rounds × 2 local epochs: the 16 runs and the baseline take about 20–25 minutes on 2 cores.

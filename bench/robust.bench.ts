@@ -17,7 +17,7 @@ import type { AggregationStrategy } from '../shared/fl/strategy.ts';
 import { MedianStrategy } from '../shared/fl/median.ts';
 import { TrimmedMeanStrategy } from '../shared/fl/trimmed-mean.ts';
 import { KrumStrategy } from '../shared/fl/krum.ts';
-import { benchVector, medianSeconds, type BenchRow } from './harness.ts';
+import { benchVector, medianSeconds, type BenchRow } from './measure.ts';
 
 const PARAMS = 1_000_000;
 const CLIENTS = 100;

@@ -7,7 +7,7 @@
 // vector per (q, z); "cold" rows use a fresh z every run so that memo never answers, the "memoized"
 // row is what every round after the first costs the coordinator.
 import { epsilonSpent, noiseMultiplierFor } from '../shared/fl/accountant.ts';
-import { medianSeconds, type BenchRow } from './harness.ts';
+import { medianSeconds, type BenchRow } from './measure.ts';
 
 const ROUNDS = 10_000;
 const SAMPLING_RATE = 0.01;

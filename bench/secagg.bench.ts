@@ -35,7 +35,7 @@ import { advertToWire, forwardToWire, revealToWire, rosterToWire, sharesToWire }
 import { buildRoster, minimumThreshold } from '../shared/secagg/roster.ts';
 import { SecureSumUnmasker } from '../shared/secagg/unmasker.ts';
 import { createRng } from '../shared/fl/rng.ts';
-import { benchVector, type BenchRow } from './harness.ts';
+import { benchVector, type BenchRow } from './measure.ts';
 
 const CONFIGS = [
   { tabs: 10, params: 100_000 },

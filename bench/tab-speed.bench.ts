@@ -11,10 +11,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright';
 import { ROOT_DIR } from '../server/data-paths.ts';
-import { launchChromium, openTabs } from '../e2e/browser.ts';
-import { startCoordinator } from '../e2e/coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { startCoordinator } from '../harness/coordinator.ts';
 import type { TabSpeed } from '../web/bench/tab-speed.ts';
-import type { BenchRow } from './harness.ts';
+import type { BenchRow } from './measure.ts';
 
 const BENCH_PAGE = join(ROOT_DIR, 'dist', 'bench', 'tab-speed.html');
 /** What the page is built from: a build older than any of these would time old code. */

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { launchChromium, openTabs } from './browser.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
 
 const BLANK_PAGE = 'data:text/html,<!doctype html><title>flock smoke</title>';
 

@@ -8,10 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders } from './coordinator.ts';
-import { startCoordinatorProcess, type CoordinatorProcess } from './coordinator-process.ts';
-import { tabView } from './participant-page.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders } from '../harness/coordinator.ts';
+import { startCoordinatorProcess, type CoordinatorProcess } from '../harness/coordinator-process.ts';
+import { tabView } from '../harness/participant-page.ts';
 
 const ROUNDS = 4;
 const KILL_IN_ROUND = 3;

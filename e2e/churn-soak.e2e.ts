@@ -1,7 +1,7 @@
-// Churn soak: 12 headless participants (bench/headless-participant.ts) leave mid-round, come back
+// Churn soak: 12 headless participants (harness/headless-participant.ts) leave mid-round, come back
 // with their resume token, join for the first time mid-round and stall with their connection open,
 // at random (seeded), through 20 rounds of the MLP on a real coordinator. The coordinator runs in
-// its own process (e2e/soak-coordinator.ts) so that its heap can be measured after a forced GC,
+// its own process (harness/soak-coordinator.ts) so that its heap can be measured after a forced GC,
 // apart from the participants'. Every round must complete, nothing may be logged at error level,
 // nothing may go unhandled, and the heap at the end must be what it was early in the run.
 //
@@ -15,9 +15,9 @@ import type { Settings } from '../shared/settings.ts';
 import { createRng } from '../shared/fl/rng.ts';
 import { DEFAULT_LIMITS } from '../server/limits/transport-limits.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';
-import { epochMs, HeadlessParticipant, type RoundStartSeen } from '../bench/headless-participant.ts';
-import { adminHeaders } from './coordinator.ts';
-import type { MemorySample, SoakCoordinatorConfig, SoakReport, SoakRequest } from './soak-coordinator.ts';
+import { epochMs, HeadlessParticipant, type RoundStartSeen } from '../harness/headless-participant.ts';
+import { adminHeaders } from '../harness/coordinator.ts';
+import type { MemorySample, SoakCoordinatorConfig, SoakReport, SoakRequest } from '../harness/soak-coordinator.ts';
 
 const ROUNDS = 20;
 const DEADLINE_MS = 3_000;
@@ -67,7 +67,7 @@ const EXPECTED_PARTICIPANT_ERRORS = [
   /\(an update for an earlier attempt of this round\?\)/, // the round was retried without it while it trained
 ];
 
-const SOAK_COORDINATOR_SCRIPT = fileURLToPath(new URL('./soak-coordinator.ts', import.meta.url));
+const SOAK_COORDINATOR_SCRIPT = fileURLToPath(new URL('../harness/soak-coordinator.ts', import.meta.url));
 const MB = 2 ** 20;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

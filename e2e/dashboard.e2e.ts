@@ -7,8 +7,8 @@ import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import type { Browser, Page } from 'playwright';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, E2E_ACCESS, startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, E2E_ACCESS, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
 
 const ROOM_CODE = 'K7PQ4M';
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
 import { TRAIN_COUNT } from '../server/data-paths.ts';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, startCoordinator } from './coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, startCoordinator } from '../harness/coordinator.ts';
 
 let browser: Browser;
 

@@ -4,9 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, startCoordinator, type RunningCoordinator } from './coordinator.ts';
-import { tabView, waitForTab } from './participant-page.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
+import { tabView, waitForTab } from '../harness/participant-page.ts';
 
 let browser: Browser;
 let coordinator: RunningCoordinator;

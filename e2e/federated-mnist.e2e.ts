@@ -8,9 +8,9 @@ import type { Browser, Page } from 'playwright';
 import { MODEL_SPECS } from '../shared/model-spec.ts';
 import { decodeWeights, encodedByteLength } from '../shared/wire.ts';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, startCoordinator, type RunningCoordinator } from './coordinator.ts';
-import { tabView, waitForTab } from './participant-page.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
+import { tabView, waitForTab } from '../harness/participant-page.ts';
 
 const TABS = 4;
 const ROUNDS = 6;

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
 import { epsilonSpent } from '../shared/fl/accountant.ts';
-import { launchChromium, openTabs } from './browser.ts';
-import { E2E_ACCESS, startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { E2E_ACCESS, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
 
 let browser: Browser;
 let coordinator: RunningCoordinator | undefined;

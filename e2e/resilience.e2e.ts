@@ -3,9 +3,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, startCoordinator } from './coordinator.ts';
-import { tabView, waitForTab } from './participant-page.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, startCoordinator } from '../harness/coordinator.ts';
+import { tabView, waitForTab } from '../harness/participant-page.ts';
 
 let browser: Browser;
 before(async () => {

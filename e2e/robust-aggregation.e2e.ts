@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
 import type { RoundMetrics } from '../shared/protocol.ts';
 import type { Settings } from '../shared/settings.ts';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
 
 const TABS = 5;
 const ROUNDS = 3;

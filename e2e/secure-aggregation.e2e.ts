@@ -5,8 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
 
 let browser: Browser;

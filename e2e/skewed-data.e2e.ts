@@ -4,8 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
-import { launchChromium, openTabs } from './browser.ts';
-import { adminHeaders, E2E_ACCESS, startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, E2E_ACCESS, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
 
 const TABS = 4;
 const ROUNDS = 4;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../server/data-paths.ts';
-import { startCoordinator, type RunningCoordinator } from './coordinator.ts';
+import { startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
 
 let coordinator: RunningCoordinator;
 before(async () => {

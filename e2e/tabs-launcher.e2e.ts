@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { ROOT_DIR } from '../server/data-paths.ts';
-import { startCoordinator } from './coordinator.ts';
+import { startCoordinator } from '../harness/coordinator.ts';
 
 test('npm run tabs -- --count 3 joins three tabs to a running coordinator with a room code', { timeout: 180_000 }, async () => {
   const coordinator = await startCoordinator({}, { access: { roomCode: 'TABS42' } });

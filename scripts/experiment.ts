@@ -1,12 +1,12 @@
 // `npm run experiment -- --partition dirichlet --alpha 0.5 --strategy fedprox --clients 10 --rounds 50`
 // A federated run through the real coordinator with simulated clients in worker threads
-// (scripts/experiment/), optionally beside its centralized baseline. Progress on stderr, one line
+// (harness/experiment/), optionally beside its centralized baseline. Progress on stderr, one line
 // per round; the last line on stdout is one JSON object (run-experiment.ts ExperimentResult).
 // Mistakes in the flags: one line on stderr, exit code 2.
 import { pathToFileURL } from 'node:url';
 import { SettingsError } from '../shared/settings.ts';
-import { parseExperimentArgs, USAGE, UsageError, type ExperimentArgs } from './experiment/cli.ts';
-import { ExperimentError, runExperiment } from './experiment/run-experiment.ts';
+import { parseExperimentArgs, USAGE, UsageError, type ExperimentArgs } from './experiment-cli.ts';
+import { ExperimentError, runExperiment } from '../harness/experiment/run-experiment.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import type { Settings } from '../shared/settings.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';
-import { launchChromium, openTabs } from '../e2e/browser.ts';
-import { adminHeaders, E2E_ACCESS, startCoordinator } from '../e2e/coordinator.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
+import { adminHeaders, E2E_ACCESS, startCoordinator } from '../harness/coordinator.ts';
 
 const TABS = 4;
 const RUNS: Partial<Settings>[] = [

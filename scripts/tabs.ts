@@ -1,7 +1,7 @@
 // `npm run tabs -- --count 8 --url http://localhost:8080/?room=ABC123 [--backend wasm] [--webgpu]`
 // Opens that many headless Chromium tabs that join a running coordinator, so one
 // laptop can fill a classroom demo. The same launcher the e2e tests use. Ctrl-C closes them.
-import { launchChromium, openTabs } from '../e2e/browser.ts';
+import { launchChromium, openTabs } from '../harness/browser.ts';
 
 interface TabsArgs {
   count: number;

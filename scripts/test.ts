@@ -12,10 +12,10 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepareMnist } from './prepare-mnist.ts';
-import { chromiumVersion, findChromium } from './find-browser.ts';
+import { chromiumVersion, findChromium } from '../harness/find-browser.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';
 
-const UNIT_DIRS = ['shared', 'server', 'web', 'scripts'];
+const UNIT_DIRS = ['shared', 'server', 'web', 'scripts', 'harness'];
 const UNIT_SUFFIX = '.test.ts';
 const E2E_DIRS = ['e2e'];
 const E2E_SUFFIX = '.e2e.ts';

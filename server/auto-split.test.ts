@@ -7,7 +7,8 @@ import type { RoundStart } from '../shared/protocol.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { Coordinator } from './coordinator.ts';
 import { loadMnist } from './dataset.ts';
-import { ManualTimers, ScriptedEvaluator } from './test-support.ts';
+import { ManualTimers } from '../harness/manual-timers.ts';
+import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
 
 const mnist = loadMnist();
 

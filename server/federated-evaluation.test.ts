@@ -12,7 +12,8 @@ import { EvaluationRejectedError } from './evaluation-reports.ts';
 import { parseEvaluation, ProtocolError } from './message-validation.ts';
 import { Room } from './room.ts';
 import { RoundController } from './round.ts';
-import { flushAsync, ManualTimers, ScriptedEvaluator } from './test-support.ts';
+import { flushAsync, ManualTimers } from '../harness/manual-timers.ts';
+import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
 const filled = (value: number) => new Float32Array(P).fill(value);

@@ -12,7 +12,8 @@ import { PAST_RUNS_KEPT, parsePastRuns, PastRunsError } from './past-runs.ts';
 import { Room } from './room.ts';
 import { RoundController } from './round.ts';
 import { RunCheckpoints } from './run-checkpoints.ts';
-import { flushAsync, ManualTimers, ScriptedEvaluator } from './test-support.ts';
+import { flushAsync, ManualTimers } from '../harness/manual-timers.ts';
+import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
 

@@ -10,7 +10,8 @@ import { decodeWeights } from '../shared/wire.ts';
 import { Room } from './room.ts';
 import { RoundController, RunStateError, UpdateRejectedError } from './round.ts';
 import { RunCheckpoints } from './run-checkpoints.ts';
-import { flushAsync, ManualTimers, ScriptedEvaluator } from './test-support.ts';
+import { flushAsync, ManualTimers } from '../harness/manual-timers.ts';
+import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
 

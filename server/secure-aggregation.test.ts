@@ -11,7 +11,8 @@ import { clipToNorm } from '../shared/fl/clip.ts';
 import { SecureUploadSession } from '../shared/secagg/upload-session.ts';
 import { Room } from './room.ts';
 import { RoundController } from './round.ts';
-import { ManualTimers, ScriptedEvaluator } from './test-support.ts';
+import { ManualTimers } from '../harness/manual-timers.ts';
+import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
 

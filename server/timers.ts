@@ -1,4 +1,4 @@
-// The clock the round state machine runs on: the real one, or a manual one in tests (test-support.ts).
+// The clock the round state machine runs on: the real one, or a manual one in tests (harness/manual-timers.ts).
 export interface Timers {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;

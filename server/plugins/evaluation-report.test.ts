@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
 import type { EvaluationRequest, RoundStart } from '../../shared/protocol.ts';
 import { decodeWeights, encodeWeights } from '../../shared/wire.ts';
-import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from './loopback-coordinator.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from '../../harness/loopback-coordinator.ts';
 
 const spec = MODEL_SPECS.mlp;
 let loopback: LoopbackCoordinator;

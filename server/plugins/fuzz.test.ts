@@ -11,7 +11,7 @@ import type { ClientToServerEvents, JoinReply, ServerToClientEvents } from '../.
 import { encodeWeights } from '../../shared/wire.ts';
 import type { FlockApp } from '../app.ts';
 import type { TransportLimits } from '../limits/transport-limits.ts';
-import { startLoopbackCoordinator, type LoopbackCoordinator, type LogLine, type TabSocket } from './loopback-coordinator.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type LogLine, type TabSocket } from '../../harness/loopback-coordinator.ts';
 
 /** Change it to fuzz differently; a failure names the seed it happened with. */
 const SEED = 0x5eed_f10c;

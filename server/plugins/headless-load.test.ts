@@ -1,4 +1,4 @@
-// 20 headless participants (bench/headless-participant.ts) against a real coordinator on a
+// 20 headless participants (harness/headless-participant.ts) against a real coordinator on a
 // loopback port: the same protocol, sockets and validation as browser tabs, and a global model
 // that must come out as the FedAvg a person can compute by hand.
 import { test } from 'node:test';
@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
 import { resolveSettings } from '../../shared/settings.ts';
 import { decodeWeights } from '../../shared/wire.ts';
-import { HeadlessParticipant } from '../../bench/headless-participant.ts';
+import { HeadlessParticipant } from '../../harness/headless-participant.ts';
 import { buildApp } from '../app.ts';
-import { ScriptedEvaluator } from '../test-support.ts';
+import { ScriptedEvaluator } from '../../harness/scripted-evaluator.ts';
 
 const spec = MODEL_SPECS.mlp;
 const TABS = 20;

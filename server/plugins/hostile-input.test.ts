@@ -6,7 +6,7 @@ import { MODEL_SPECS } from '../../shared/model-spec.ts';
 import type { JoinReply, UpdateAck } from '../../shared/protocol.ts';
 import { encodeWeights } from '../../shared/wire.ts';
 import type { FlockApp } from '../app.ts';
-import { startLoopbackCoordinator, type LoopbackCoordinator, type LogLine, type TabSocket } from './loopback-coordinator.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type LogLine, type TabSocket } from '../../harness/loopback-coordinator.ts';
 
 type LooseSocket = { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
 const spec = MODEL_SPECS.mlp;

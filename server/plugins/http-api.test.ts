@@ -10,7 +10,7 @@ import { resolveSettings } from '../../shared/settings.ts';
 import { decodeWeights } from '../../shared/wire.ts';
 import * as tf from '@tensorflow/tfjs';
 import { buildApp, type FlockApp } from '../app.ts';
-import { ScriptedEvaluator } from '../test-support.ts';
+import { ScriptedEvaluator } from '../../harness/scripted-evaluator.ts';
 
 let flock: FlockApp;
 const admin = { authorization: 'Bearer test-admin-token' };

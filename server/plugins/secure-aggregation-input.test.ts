@@ -7,7 +7,7 @@ import type { JoinReply, RoundStart } from '../../shared/protocol.ts';
 import type { RosterWire } from '../../shared/secagg/wire-codec.ts';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
 import { encodedByteLength } from '../../shared/wire.ts';
-import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from './loopback-coordinator.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from '../../harness/loopback-coordinator.ts';
 
 let loopback: LoopbackCoordinator;
 

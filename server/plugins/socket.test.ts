@@ -11,8 +11,8 @@ import type { JoinReply, UpdateAck } from '../../shared/protocol.ts';
 import { resolveSettings } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
 import { buildApp, type FlockApp } from '../app.ts';
-import { ScriptedEvaluator } from '../test-support.ts';
-import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from './loopback-coordinator.ts';
+import { ScriptedEvaluator } from '../../harness/scripted-evaluator.ts';
+import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from '../../harness/loopback-coordinator.ts';
 
 const spec = MODEL_SPECS.mlp;
 let loopback: LoopbackCoordinator;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { coordinateMedian, medianTrimCount, MedianStrategy } from './median.ts';
 import { createRng } from './rng.ts';
 import { AggregationError } from './strategy.ts';
-import { c0, c1, c2, c3, five, outlier } from './five-tabs.fixture.ts';
+import { c0, c1, c2, c3, five, outlier } from '../../harness/five-tabs.ts';
 
 
 function run(strategy: MedianStrategy, deltas: Float32Array[], weights = deltas.map(() => 1)) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { HELD_COORDINATE_ALIGN, HeldUpdates } from './held-updates.ts';
 import { createRng } from './rng.ts';
 import { AggregationError } from './strategy.ts';
-import { c0, c1, c2, c3, five } from './five-tabs.fixture.ts';
+import { c0, c1, c2, c3, five } from '../../harness/five-tabs.ts';
 import { trimCount, trimmedMean, trimmedMeanOfHeld, TrimmedMeanStrategy, trimNetwork } from './trimmed-mean.ts';
 import { CHUNK_LENGTH, loadTrimKernels, SEGMENT_WIRES, segmentsOf } from './trimmed-mean-simd.ts';
 

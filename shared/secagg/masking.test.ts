@@ -5,7 +5,7 @@
 // a mask short of bits, or a mask that repeats. Limits are at p ≈ 10⁻⁶ for uniform data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advertiseAll, sharesFor } from './round.fixture.ts';
+import { advertiseAll, sharesFor } from '../../harness/secagg-round.ts';
 import type { EncryptedShares } from './messages.ts';
 
 const LENGTH = 65_536;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Value } from '@sinclair/typebox/value';
 import { EncryptedSharesSchema, KeyAdvertSchema, MAX_SECAGG_CLIENTS, RevealSchema, SHARE_CIPHERTEXT_BYTES } from './messages.ts';
-import { advertiseAll, sharesFor } from './round.fixture.ts';
+import { advertiseAll, sharesFor } from '../../harness/secagg-round.ts';
 import type { EncryptedShares } from './messages.ts';
 
 test('what real tabs send passes its schema; Node Buffers (what Socket.IO decodes binary to) too', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SecAggParticipant } from './participant.ts';
-import { advertiseAll, sharesFor } from './round.fixture.ts';
+import { advertiseAll, sharesFor } from '../../harness/secagg-round.ts';
 import { MAX_SECAGG_CLIENTS, type EncryptedShares, type RosterEntry, type RosterMessage } from './messages.ts';
 import { SecAggError } from './secagg-error.ts';
 

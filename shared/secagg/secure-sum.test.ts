@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng } from '../fl/rng.ts';
 import { decodeFixedPoint, encodeFixedPoint, fixedPointScale } from './fixed-point.ts';
-import { advertiseAll, runRound, sharesFor } from './round.fixture.ts';
+import { advertiseAll, runRound, sharesFor } from '../../harness/secagg-round.ts';
 import { SecAggError } from './secagg-error.ts';
 import { SecureSumUnmasker } from './unmasker.ts';
 import type { EncryptedShares, RosterMessage } from './messages.ts';

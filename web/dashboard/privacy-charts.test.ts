@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RoundPrivacy } from '../../shared/protocol.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { privacyChartData } from './privacy-charts.ts';
-import { roundMetrics } from './test-support.ts';
+import { roundMetrics } from '../../harness/round-metrics.ts';
 
 const charged = (epsilon: number, roundsSpent: number, targetEpsilon: number | null): RoundPrivacy => ({
   noiseMultiplier: 1.1, samplingRate: 1, expectedWeight: 2, noiseStdOnSum: 1.65, epsilon, delta: 1e-5, order: 10, roundsSpent, targetEpsilon,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { PrivacyBudget, RoundLocalPrivacy, RoundPrivacy, RoundSecureAggregation } from '../../shared/protocol.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { describePrivacy, privacyMode, secureAggregationSummary } from './privacy-view.ts';
-import { roundMetrics } from './test-support.ts';
+import { roundMetrics } from '../../harness/round-metrics.ts';
 
 const valueOf = (rows: { label: string; value: string }[], label: string) => rows.find((r) => r.label === label)?.value;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { roundSeries } from './round-charts.ts';
-import { roundMetrics } from './test-support.ts';
+import { roundMetrics } from '../../harness/round-metrics.ts';
 
 test('the accuracy chart: the test set\'s points and, beside them, the tabs\' federated ones where reports came', () => {
   const history = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RunState } from '../../shared/protocol.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { describeRun } from './run-view.ts';
-import { roundMetrics } from './test-support.ts';
+import { roundMetrics } from '../../harness/round-metrics.ts';
 
 const metrics = (round: number) => roundMetrics(round);
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { PastRun } from '../../shared/protocol.ts';
 import { DEFAULT_SETTINGS, type Settings } from '../../shared/settings.ts';
 import { comparedRuns, RUN_COLORS } from './runs-compared.ts';
-import { roundMetrics } from './test-support.ts';
+import { roundMetrics } from '../../harness/round-metrics.ts';
 
 function pastRun(run: number, settings: Partial<Settings>, accuracies: number[], ended: PastRun['ended'] = 'done'): PastRun {
   return {

@@ -1,7 +1,7 @@
 // Launches the Chromium the e2e tests drive and opens participant tabs in it.
 // `npm test` finds the browser once and passes it down as CHROMIUM_PATH.
 import { chromium, type Browser, type Page } from 'playwright';
-import { findChromium } from '../scripts/find-browser.ts';
+import { findChromium } from './find-browser.ts';
 
 // Without the network flags Chromium floods the closed network with refused connections;
 // SwiftShader gives WebGL2 (and, with the unsafe flag, WebGPU) on a machine with no GPU.

@@ -2,12 +2,12 @@
 // --centralized, --workers, --alpha) and every setting of shared/settings.ts as --kebab-name.
 // Each value is checked against its setting's schema here, so a mistake names its flag; the
 // whole is then validated by resolveSettings (strategy-presets.ts experimentSettings).
-import { decimal, parseFlags, UsageError } from '../cli-flags.ts';
+import { decimal, parseFlags, UsageError } from './cli-flags.ts';
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
-import { modelSpec } from '../../shared/model-spec.ts';
-import { SettingsSchema, type Settings } from '../../shared/settings.ts';
-import { experimentSettings, STRATEGIES, STRATEGY_PRESETS, type StrategyName } from './strategy-presets.ts';
+import { modelSpec } from '../shared/model-spec.ts';
+import { SettingsSchema, type Settings } from '../shared/settings.ts';
+import { experimentSettings, STRATEGIES, STRATEGY_PRESETS, type StrategyName } from '../harness/experiment/strategy-presets.ts';
 
 export { UsageError };
 

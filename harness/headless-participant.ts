@@ -2,7 +2,7 @@
 // transport) but trains nothing. It answers every round:start with a synthetic delta of
 // the model's size, so 100+ of them can load one real coordinator without browsers.
 //
-//   npx tsx bench/headless-participant.ts --url http://127.0.0.1:8080 --count 100 [--room CODE]
+//   npx tsx harness/headless-participant.ts --url http://127.0.0.1:8080 --count 100 [--room CODE]
 //       [--training-ms 1000] [--examples 1000] [--json]
 //
 // --training-ms: simulated local training time per round (default 0: answer at once).

@@ -1,10 +1,10 @@
 // Tests' stand-in for the coordinator and its transport: one attempt of secure aggregation among
 // tabs in this process, with tabs leaving at chosen steps. Messages go through exactly the calls
 // the coordinator would make (buildRoster, SecureSumUnmasker) and nothing else.
-import { SecAggParticipant } from './participant.ts';
-import { buildRoster } from './roster.ts';
-import { SecureSumUnmasker, type UnmaskedSum } from './unmasker.ts';
-import type { EncryptedShares, RosterMessage } from './messages.ts';
+import { SecAggParticipant } from '../shared/secagg/participant.ts';
+import { buildRoster } from '../shared/secagg/roster.ts';
+import { SecureSumUnmasker, type UnmaskedSum } from '../shared/secagg/unmasker.ts';
+import type { EncryptedShares, RosterMessage } from '../shared/secagg/messages.ts';
 
 export interface RoundPlan {
   round?: number;

@@ -1,7 +1,7 @@
 // The coordinator of the churn soak (e2e/churn-soak.e2e.ts), in a process of its own so that
 // its heap is measured apart from the participants' and with gc exposed:
 //
-//   node --expose-gc --import tsx e2e/soak-coordinator.ts '<SoakCoordinatorConfig as JSON>'
+//   node --expose-gc --import tsx harness/soak-coordinator.ts '<SoakCoordinatorConfig as JSON>'
 //
 // The same buildApp as `npm start`, with the real evaluator. It reports to the parent over the
 // IPC channel: where it listens, a memory sample after a forced GC at the end of every round,

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol.ts';
-import { resolveSettings, type Settings } from '../../shared/settings.ts';
-import type { Access } from '../access.ts';
-import { buildApp, type FlockApp } from '../app.ts';
-import type { TransportLimits } from '../limits/transport-limits.ts';
-import { ScriptedEvaluator } from '../test-support.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/protocol.ts';
+import { resolveSettings, type Settings } from '../shared/settings.ts';
+import type { Access } from '../server/access.ts';
+import { buildApp, type FlockApp } from '../server/app.ts';
+import type { TransportLimits } from '../server/limits/transport-limits.ts';
+import { ScriptedEvaluator } from './scripted-evaluator.ts';
 
 export type TabSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

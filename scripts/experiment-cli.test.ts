@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SettingsError } from '../../shared/settings.ts';
-import { parseExperimentArgs, UsageError } from './cli.ts';
-import { STRATEGY_PRESETS } from './strategy-presets.ts';
+import { SettingsError } from '../shared/settings.ts';
+import { parseExperimentArgs, UsageError } from './experiment-cli.ts';
+import { STRATEGY_PRESETS } from '../harness/experiment/strategy-presets.ts';
 
 const parse = (line: string) => parseExperimentArgs(line.split(' ').filter(Boolean));
 const run = (line: string) => {
