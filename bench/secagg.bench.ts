@@ -127,7 +127,7 @@ async function oneRound(tabCount: number, params: number): Promise<BenchRow[]> {
       shared,
       shares: [...sent].flatMap(([from, msg]) => msg.shares.filter((s) => s.to === id).map((s) => ({ from, ciphertext: s.ciphertext }))),
     };
-    count(id, 'secagg:forward', forwarded, forwardToWire(forwarded, rosterIds, { scale, weight: 1, noiseStd: 0 }));
+    count(id, 'secagg:forward', forwarded, forwardToWire(forwarded, rosterIds, { scale, weight: 1, bitNoiseStd: 0, noiseStd: 0 }));
     await time((s) => receiveSeconds.push(s), () => tabs.get(id)!.receiveShares(forwarded));
   }
 

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
-import { BACKENDS } from '../shared/protocol.ts';
+import { BACKENDS } from '../shared/protocol/records.ts';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { adminHeaders, startCoordinator } from '../harness/coordinator.ts';
 import { tabView, waitForTab } from '../harness/participant-page.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { adminHeaders, E2E_ACCESS, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
-import type { RunState } from '../shared/protocol.ts';
+import type { RunState } from '../shared/protocol/records.ts';
 import { labelRuns } from '../shared/run-label.ts';
 
 let browser: Browser;

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
-import type { RoundMetrics } from '../shared/protocol.ts';
+import type { RoundMetrics } from '../shared/protocol/records.ts';
 import type { Settings } from '../shared/settings.ts';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';

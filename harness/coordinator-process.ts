@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT_DIR } from '../server/data-paths.ts';
-import type { RunState } from '../shared/protocol.ts';
+import type { RunState } from '../shared/protocol/records.ts';
 import { E2E_ACCESS } from './coordinator.ts';
 import { waitForState } from './wait-for-state.ts';
 

@@ -1,7 +1,7 @@
 // Starts a real coordinator (the same buildApp as `npm start`, real evaluator,
 // built pages from dist/) on a free loopback port, for e2e tests.
 import { join } from 'node:path';
-import type { RunState } from '../shared/protocol.ts';
+import type { RunState } from '../shared/protocol/records.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { buildApp, type FlockApp } from '../server/app.ts';
 import { ROOT_DIR } from '../server/data-paths.ts';

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { io as connect, type Socket } from 'socket.io-client';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
-import type { ClientToServerEvents, JoinReply, RoundStart, ServerToClientEvents, UpdateAck } from '../shared/protocol.ts';
+import type { ClientToServerEvents, JoinReply, RoundStart, ServerToClientEvents, UpdateAck } from '../shared/protocol/messages.ts';
 import { decodeWeights, encodeWeights } from '../shared/wire.ts';
 
 type ParticipantSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

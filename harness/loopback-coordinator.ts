@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents } from '../shared/protocol.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/protocol/messages.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import type { Access } from '../server/access.ts';
 import { buildApp, type FlockApp } from '../server/app.ts';

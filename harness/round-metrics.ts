@@ -1,6 +1,6 @@
 // Helpers for the dashboard's unit tests: a finished round's metrics with neutral values
 // (no privacy, no secure aggregation), which a test overrides with the fields it is about.
-import type { RoundMetrics } from '../shared/protocol.ts';
+import type { RoundMetrics } from '../shared/protocol/records.ts';
 
 export function roundMetrics(round: number, overrides: Partial<RoundMetrics> = {}): RoundMetrics {
   return {

@@ -1,6 +1,6 @@
 // Polls a coordinator's run state until a condition holds; on a time-out the error says what the
 // state was, so a failing e2e test shows where the run got stuck.
-import type { RunState } from '../shared/protocol.ts';
+import type { RunState } from '../shared/protocol/records.ts';
 
 const POLL_MS = 100;
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeDataset } from '../shared/dataset-format.ts';
-import type { RoundStart } from '../shared/protocol.ts';
+import type { RoundStart } from '../shared/protocol/messages.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { Coordinator } from './coordinator.ts';
 import { loadMnist } from './dataset.ts';

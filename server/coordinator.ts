@@ -4,9 +4,10 @@
 // shards; transports only decode, call these methods and forward the events.
 import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { AttackMode, ClientView, EvaluationReport, EvaluationRequest, JoinReply, JoinRequest, ReadyReport, RoundMetrics, RoundStart, RunState, TrainingProgress, UpdateMessage } from '../shared/protocol.ts';
-import { resolveSettings, type Settings } from '../shared/settings.ts';
-import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/secagg/wire-codec.ts';
+import type { AttackMode, ClientView, RoundMetrics, RunState } from '../shared/protocol/records.ts';
+import type { EvaluationReport, EvaluationRequest, JoinReply, JoinRequest, ReadyReport, RoundStart, TrainingProgress, UpdateMessage } from '../shared/protocol/messages.ts';
+import { resolveSettings, tabsShareStatistics, type Settings } from '../shared/settings.ts';
+import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/protocol/messages.ts';
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room, type Split } from './room.ts';
@@ -120,6 +121,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       resumeToken,
       shard: { index: client.shard, count: split.partition.shards, url: `/api/shards/${client.shard}`, dataVersion: split.version, evalFraction: settings.evalFraction },
       model: settings.model,
+      shareStatistics: tabsShareStatistics(settings),
     };
   }
 
@@ -138,7 +140,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
 
   reportProgress(connectionId: string, progress: TrainingProgress): void {
     const client = this.tabOn(connectionId);
-    client.lastLoss = progress.loss;
+    client.lastLoss = progress.loss ?? null;
     if (progress.uploading) this.rounds.markUploading(client.clientId, progress.round);
     this.emit('stateChanged');
   }

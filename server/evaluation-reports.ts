@@ -10,7 +10,7 @@
 // no figure (null), which only matters when the run has no test set to fall back on. Only a model
 // someone waits for (whenIn) has a deadline: with a test set no timer runs at all.
 import { federatedMean, type FederatedEvaluation, type TabEvaluation } from '../shared/fl/federated-evaluation.ts';
-import type { EvaluationReport } from '../shared/protocol.ts';
+import type { EvaluationReport } from '../shared/protocol/messages.ts';
 import { ClientFaultError } from './client-fault.ts';
 import type { Timers } from './timers.ts';
 

@@ -5,11 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_SPECS } from '../shared/model-spec.ts';
-import type { EvaluationRequest, Phase, RoundMetrics, RoundStart } from '../shared/protocol.ts';
+import type { EvaluationRequest, RoundStart } from '../shared/protocol/messages.ts';
+import type { Phase, RoundMetrics } from '../shared/protocol/records.ts';
 import { resolveSettings, SettingsError, type Settings } from '../shared/settings.ts';
 import { decodeWeights } from '../shared/wire.ts';
 import { EvaluationRejectedError } from './evaluation-reports.ts';
-import { parseEvaluation, ProtocolError } from './message-validation.ts';
+import { parseInbound, ProtocolError } from '../shared/protocol/parse.ts';
+
+const parseEvaluation = (raw: unknown) => parseInbound('participant:evaluation', raw);
 import { Room } from './room.ts';
 import { RoundController } from './round.ts';
 import { flushAsync, ManualTimers } from '../harness/manual-timers.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_SPECS } from '../shared/model-spec.ts';
-import type { PastRun } from '../shared/protocol.ts';
+import type { PastRun } from '../shared/protocol/records.ts';
 import { labelRuns } from '../shared/run-label.ts';
 import { DEFAULT_SETTINGS, resolveSettings, type Settings } from '../shared/settings.ts';
 import { CheckpointStore } from './checkpoint-store.ts';

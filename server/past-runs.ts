@@ -2,7 +2,7 @@
 // each with its settings, how it ended and one point per evaluated round (round, accuracy, loss),
 // not the whole RoundMetrics with its lists of tabs. round.ts owns the list and calls these when
 // a run ends; the checkpoint carries it, and parsePastRuns checks it on the way back in.
-import type { PastRoundPoint, PastRun, RoundMetrics } from '../shared/protocol.ts';
+import type { PastRoundPoint, PastRun, RoundMetrics } from '../shared/protocol/records.ts';
 import { resolveSettings, SettingsError } from '../shared/settings.ts';
 
 /** How many finished runs are kept; the oldest is dropped first. */

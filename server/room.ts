@@ -4,7 +4,8 @@
 // itself and keep its shard. Knowing a public id gives no power over a tab. The room stores a
 // hash of each token, so neither a leaked checkpoint nor the state API can hand one out.
 import { createHash, randomBytes } from 'node:crypto';
-import type { AttackMode, BackendName, ReadyReport } from '../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../shared/protocol/records.ts';
+import type { ReadyReport } from '../shared/protocol/messages.ts';
 import { createRng, shuffleInPlace, type Rng } from '../shared/fl/rng.ts';
 import { dataVersion, type PartitionSettings } from '../shared/partition.ts';
 

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_SPECS, type ModelName } from '../shared/model-spec.ts';
-import type { Phase, RoundMetrics, RoundStart } from '../shared/protocol.ts';
+import type { Phase, RoundMetrics } from '../shared/protocol/records.ts';
+import type { RoundStart } from '../shared/protocol/messages.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { decodeWeights } from '../shared/wire.ts';
 import { Room } from './room.ts';
@@ -95,7 +96,7 @@ test('waits for enough ready tabs, then selects them and sends the global weight
   assert.equal(t.controller.phase, 'waiting');
   assert.match(t.controller.message, /waiting for 1 more ready tab/);
   t.addTab('b');
-  assert.deepEqual(t.phases, ['waiting', 'selecting', 'training']);
+  assert.deepEqual(t.phases, ['waiting', 'training']);
   assert.equal(t.starts.length, 1);
   assert.deepEqual([...t.starts[0].ids].sort(), ['a', 'b']);
   assert.equal(t.starts[0].start.round, 1);
@@ -116,7 +117,7 @@ test('when every selected tab answers, the global model moves by the example-wei
   assert.equal(t.done.length, 1);
   assert.equal(t.done[0].participants, 2);
   assert.equal(t.done[0].totalWeight, 400);
-  assert.deepEqual(t.phases, ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'waiting', 'selecting', 'training']);
+  assert.deepEqual(t.phases, ['idle', 'waiting', 'training', 'aggregating', 'waiting', 'training']);
   assert.equal(t.controller.round, 2);
   assert.equal(t.starts.length, 2);
   assert.deepEqual(decodeWeights(MODEL_SPECS.mlp, t.starts[1].start.weights), filled(2.5));

@@ -23,8 +23,9 @@
 // their deadline), and the target check uses them.
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { ClientStatus, EvaluationReport, EvaluationRequest, PastRun, Phase, RoundMetrics, RoundStart, RunState, UpdateMessage } from '../shared/protocol.ts';
-import type { Settings } from '../shared/settings.ts';
+import type { ClientStatus, PastRun, Phase, RoundMetrics, RunState } from '../shared/protocol/records.ts';
+import type { EvaluationReport, EvaluationRequest, RoundStart, UpdateMessage } from '../shared/protocol/messages.ts';
+import { tabsShareStatistics, type Settings } from '../shared/settings.ts';
 import { encodeWeights } from '../shared/wire.ts';
 import { clientWeight } from '../shared/fl/fedavg.ts';
 import { l2Norm } from '../shared/fl/clip.ts';
@@ -42,12 +43,11 @@ import { RunPrivacy, type Population, type RoundPlan, type RunPrivacyState } fro
 import { SecureRound, type SecureRoundHooks, type SecureSum } from './secure-round.ts';
 import { EvaluationReports } from './evaluation-reports.ts';
 import { roundPoints, withPastRun } from './past-runs.ts';
-import type { AdvertWire, MaskedInputWire, RevealWire, SharesWire } from '../shared/secagg/wire-codec.ts';
+import type { AdvertWire, MaskedInputWire, RevealWire, SharesWire } from '../shared/protocol/messages.ts';
 
 const TRANSITIONS: Record<Phase, readonly Phase[]> = {
   idle: ['waiting'],
-  waiting: ['selecting', 'done', 'stopped'],
-  selecting: ['training', 'stopped'],
+  waiting: ['training', 'done', 'stopped'],
   // → done from waiting, training, aggregating: the previous round's evaluation reached the target.
   training: ['aggregating', 'waiting', 'done', 'stopped'],
   aggregating: ['waiting', 'evaluating', 'done', 'stopped'],
@@ -56,7 +56,7 @@ const TRANSITIONS: Record<Phase, readonly Phase[]> = {
   stopped: ['waiting'],
 };
 
-export const RUNNING_PHASES: readonly Phase[] = ['waiting', 'selecting', 'training', 'aggregating', 'evaluating'];
+export const RUNNING_PHASES: readonly Phase[] = ['waiting', 'training', 'aggregating', 'evaluating'];
 
 export class UpdateRejectedError extends ClientFaultError {
   override name = 'UpdateRejectedError';
@@ -89,7 +89,7 @@ export interface RoundHooks {
 
 interface Answer {
   weight: number;
-  loss: number;
+  loss: number | null;
 }
 
 /** The round in flight: everything that lives and dies with one attempt of one round. */
@@ -375,8 +375,8 @@ export class RoundController {
     }
     const weight = this.weightOf(update.numExamples);
     this.strategy.add({ clientId, delta, weight });
-    open.answers.set(clientId, { weight, loss: update.loss });
-    client.lastLoss = update.loss;
+    open.answers.set(clientId, { weight, loss: update.loss ?? null });
+    client.lastLoss = update.loss ?? null;
     client.lastUpdateAt = this.timers.now();
     if (this.awaiting().length === 0) this.closeInBackground('every selected tab answered');
     this.hooks.stateChanged();
@@ -397,9 +397,9 @@ export class RoundController {
     const secure = this.secureRound(clientId);
     const client = this.room.get(clientId);
     secure.submitMaskedInput(clientId, wire);
-    this.open!.answers.set(clientId, { weight: secure.weightSentTo(clientId), loss: wire.loss });
+    this.open!.answers.set(clientId, { weight: secure.weightSentTo(clientId), loss: wire.loss ?? null });
     if (client) {
-      client.lastLoss = wire.loss;
+      client.lastLoss = wire.loss ?? null;
       client.lastUpdateAt = this.timers.now();
     }
     this.hooks.stateChanged();
@@ -503,7 +503,6 @@ export class RoundController {
       this.hooks.stateChanged();
       return;
     }
-    this.moveTo('selecting');
     // An auto split (shards 0) follows the tabs of the run: one shard each, dealt as the run's first
     // round opens. The round start names the new split, and tabs holding another fetch theirs first.
     if (s.shards === 0 && this.round === 1 && this.attempt === 1) this.room.dealShards();
@@ -536,6 +535,7 @@ export class RoundController {
           clipNorm: s.localNoiseMultiplier > 0 || s.secureAggregation ? this.privacy.clipNorm : 0,
           localNoiseMultiplier: s.localNoiseMultiplier,
           secureAggregation: s.secureAggregation,
+          shareStatistics: tabsShareStatistics(s),
         },
       },
       plan,

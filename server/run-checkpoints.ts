@@ -2,7 +2,7 @@
 // machine's snapshot, the room's tabs (token hashes, never tokens), the global model and the
 // server optimizer's state (m, v), the last two as binary arrays "global", "serverOptimizer.m" ….
 // The file format and its atomic writes are checkpoint-store.ts's business.
-import type { Phase, RoundMetrics } from '../shared/protocol.ts';
+import { PHASES, type RoundMetrics } from '../shared/protocol/records.ts';
 import { resolveSettings } from '../shared/settings.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
 import { parsePastRuns, PastRunsError } from './past-runs.ts';
@@ -16,7 +16,6 @@ const RUN_CHECKPOINT_VERSION = 2; // 2: the privacy ledger and clip norm, and th
 // Nor for the past runs and the run's start time: a file without them resumes with none and the time of the resume.
 /** Binary arrays of the server optimizer's state are named this + the buffer's name. */
 const OPTIMIZER_ARRAY_PREFIX = 'serverOptimizer.';
-const PHASES: readonly Phase[] = ['idle', 'waiting', 'selecting', 'training', 'aggregating', 'evaluating', 'done', 'stopped'];
 
 export interface RunCheckpoint {
   run: RunSnapshot;

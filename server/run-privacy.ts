@@ -4,7 +4,7 @@
 //
 // Each round it says what the round may do (the budget gate, C, the noise on the sum, the fixed
 // denominator W) and afterwards what the round spent (the record the dashboard and /api show).
-import type { PrivacyBudget, RoundLocalPrivacy, RoundPrivacy } from '../shared/protocol.ts';
+import type { PrivacyBudget, RoundLocalPrivacy, RoundPrivacy } from '../shared/protocol/records.ts';
 import type { Settings } from '../shared/settings.ts';
 import { epsilonSpent } from '../shared/fl/accountant.ts';
 import { PrivacyLedger, type PrivacyLedgerState } from '../shared/fl/privacy-ledger.ts';

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_SPECS } from '../shared/model-spec.ts';
-import type { RoundMetrics, RoundStart } from '../shared/protocol.ts';
+import type { RoundMetrics } from '../shared/protocol/records.ts';
+import type { RoundStart } from '../shared/protocol/messages.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { createRng } from '../shared/fl/rng.ts';
 import { clipToNorm } from '../shared/fl/clip.ts';

@@ -12,25 +12,11 @@ import { buildRoster, minimumThreshold } from '../shared/secagg/roster.ts';
 import type { EncryptedShares, KeyAdvert, RosterMessage } from '../shared/secagg/messages.ts';
 import { attemptLabel, SecAggError } from '../shared/secagg/secagg-error.ts';
 import { SecureSumUnmasker } from '../shared/secagg/unmasker.ts';
-import {
-  advertFromWire,
-  forwardToWire,
-  maskedFromWire,
-  revealFromWire,
-  rosterToWire,
-  SecAggWireError,
-  sharesFromWire,
-  type AdvertWire,
-  type ForwardWire,
-  type InputEncoding,
-  type MaskedInputWire,
-  type RevealWire,
-  type RosterWire,
-  type SharesWire,
-  type UnmaskWire,
-} from '../shared/secagg/wire-codec.ts';
-import { decodeSecureSum, EXTRA_VALUES, secureInputScale } from '../shared/secagg/secure-input.ts';
-import type { RoundSecureAggregation } from '../shared/protocol.ts';
+import { advertFromWire, forwardToWire, maskedFromWire, revealFromWire, rosterToWire, SecAggWireError, sharesFromWire } from '../shared/secagg/wire-codec.ts';
+import { type AdvertWire, type ForwardWire, type InputEncoding, type MaskedInputWire, type RevealWire, type RosterWire, type SharesWire, type UnmaskWire } from '../shared/protocol/messages.ts';
+import { decodeSecureSum, secureInputScale } from '../shared/secagg/secure-input.ts';
+import { SECURE_INPUT_EXTRA_VALUES } from '../shared/secagg/messages.ts';
+import type { RoundSecureAggregation } from '../shared/protocol/records.ts';
 import { ClientFaultError } from './client-fault.ts';
 import type { Timers } from './timers.ts';
 
@@ -158,7 +144,7 @@ export class SecureRound {
 
   submitMaskedInput(clientId: string, wire: MaskedInputWire): void {
     this.expect('inputs', clientId, 'masked update', wire, [...this.shares.keys()]);
-    const masked = this.decode(() => maskedFromWire(wire, this.options.paramCount + EXTRA_VALUES));
+    const masked = this.decode(() => maskedFromWire(wire, this.options.paramCount + SECURE_INPUT_EXTRA_VALUES));
     this.refuseOnProtocolError(() => this.unmasker!.addMaskedInput(clientId, masked));
     this.masked.add(clientId);
     this.advanceIfNoneAwaited();
@@ -231,14 +217,14 @@ export class SecureRound {
       threshold: roster.threshold,
       roster: roster.clients,
       shared,
-      length: this.options.paramCount + EXTRA_VALUES,
+      length: this.options.paramCount + SECURE_INPUT_EXTRA_VALUES,
     });
     this.step = 'inputs';
     for (const to of shared) {
       const addressed = shared
         .filter((from) => from !== to)
         .map((from) => ({ from, ciphertext: this.shares.get(from)!.shares.find((s) => s.to === to)!.ciphertext }));
-      const encoding: InputEncoding = { scale: this.scale, weight: this.options.weightOf(to, this.ids), noiseStd: this.noiseStdPerTab() };
+      const encoding: InputEncoding = { scale: this.scale, weight: this.options.weightOf(to, this.ids), noiseStd: this.noiseStdPerTab(), bitNoiseStd: 0 };
       this.weights.set(to, encoding.weight);
       this.hooks.sendForward(to, forwardToWire({ round: roster.round, attempt: roster.attempt, shared, shares: addressed }, this.ids, encoding));
     }

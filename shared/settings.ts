@@ -139,6 +139,15 @@ export const DEFAULT_SETTINGS: Settings = {
   seed: 42,
 };
 
+/**
+ * Whether tabs may tell the coordinator statistics of their data (label counts, training loss,
+ * held-out evaluation). Not under local DP, where the coordinator is to see only noised updates,
+ * nor under secure aggregation, where it is to see only the sum.
+ */
+export function tabsShareStatistics(s: Pick<Settings, 'localNoiseMultiplier' | 'secureAggregation'>): boolean {
+  return !(s.localNoiseMultiplier > 0) && !s.secureAggregation;
+}
+
 export class SettingsError extends Error {
   override name = 'SettingsError';
 }

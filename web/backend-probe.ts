@@ -6,7 +6,7 @@
 // software WebGPU costs seconds, not tens of seconds.
 import { buildModel } from '../shared/models.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
-import { BACKENDS, type BackendName } from '../shared/protocol.ts';
+import { BACKENDS, type BackendName } from '../shared/protocol/records.ts';
 import { formatCount } from './format.ts';
 import { disposeExamples, toExampleTensors, trainStep } from './local-training.ts';
 import { activateBackend, BackendUnavailableError, isSoftwareWebGpu, releaseBackend, tf } from './tfjs-backends.ts';

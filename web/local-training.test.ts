@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { flipLabels } from '../shared/fl/attacks.ts';
 import { createRng } from '../shared/fl/rng.ts';
 import { buildModel, readFlatWeights } from '../shared/models.ts';
-import type { AttackMode } from '../shared/protocol.ts';
+import type { AttackMode } from '../shared/protocol/records.ts';
 import { disposeExamples, disposeProximalTerm, evaluateHeldOut, proximalTermAt, toExampleTensors, trainRound, trainStep, type ExampleTensors } from './local-training.ts';
 
 const COUNT = 48;

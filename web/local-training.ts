@@ -16,7 +16,7 @@ import type { LabelledImages } from '../shared/dataset-format.ts';
 import type { TabEvaluation } from '../shared/fl/federated-evaluation.ts';
 import { evaluateModel } from '../shared/model-evaluation.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
-import type { AttackMode } from '../shared/protocol.ts';
+import type { AttackMode } from '../shared/protocol/records.ts';
 
 /** The examples on the active backend: inputs scaled to 0..1 and one-hot labels. */
 export interface ExampleTensors {

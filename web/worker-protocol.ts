@@ -2,7 +2,7 @@
 // Weights cross as flat float32 ArrayBuffers (transferred, not copied).
 import type { ModelName } from '../shared/model-spec.ts';
 import type { LocalPrivatization } from '../shared/fl/local-dp.ts';
-import type { AttackMode, BackendName } from '../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../shared/protocol/records.ts';
 
 export interface ProbeResult {
   backend: BackendName;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RoundMetrics } from '../../shared/protocol.ts';
+import type { RoundMetrics } from '../../shared/protocol/records.ts';
 import type { Settings } from '../../shared/settings.ts';
 import { generateAdminToken } from '../../server/access.ts';
 import { buildApp, type FlockApp } from '../../server/app.ts';

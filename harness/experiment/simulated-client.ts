@@ -8,7 +8,7 @@ import { decodeDataset } from '../../shared/dataset-format.ts';
 import { modelSpec, type ModelName } from '../../shared/model-spec.ts';
 import { buildModel } from '../../shared/models.ts';
 import { labelHistogram } from '../../shared/partition.ts';
-import type { ClientToServerEvents, JoinReply, RoundStart, ServerToClientEvents } from '../../shared/protocol.ts';
+import type { ClientToServerEvents, JoinReply, RoundStart, ServerToClientEvents } from '../../shared/protocol/messages.ts';
 import { decodeWeights, encodeWeights } from '../../shared/wire.ts';
 import { disposeExamples, FitCancelledError, toExampleTensors, trainRound, type ExampleTensors } from '../../web/local-training.ts';
 

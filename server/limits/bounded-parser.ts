@@ -3,7 +3,7 @@
 // JSON.parse ever seeing it (Socket.IO then closes that connection). Binary attachments are bounded
 // by the engine's maxHttpBufferSize, set from the largest model's update.
 import { Decoder, Encoder } from 'socket.io-parser';
-import { MAX_METADATA_BYTES } from '../../shared/protocol.ts';
+import { MAX_METADATA_BYTES } from '../../shared/protocol/messages.ts';
 
 /** Room for the packet's own header (type, namespace, ack id) around the metadata. */
 const PACKET_OVERHEAD = 256;

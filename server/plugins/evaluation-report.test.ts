@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
-import type { EvaluationRequest, RoundStart } from '../../shared/protocol.ts';
+import type { EvaluationRequest, RoundStart } from '../../shared/protocol/messages.ts';
 import { decodeWeights, encodeWeights } from '../../shared/wire.ts';
 import { startLoopbackCoordinator, type LoopbackCoordinator, type TabSocket } from '../../harness/loopback-coordinator.ts';
 

@@ -4,7 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { modelSpec } from '../../shared/model-spec.ts';
-import { AttackRequestSchema } from '../../shared/protocol.ts';
+import { ATTACK_MODES, literals } from '../../shared/protocol/records.ts';
 import { SettingsSchema } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
 import { UnknownClientError, type Coordinator } from '../coordinator.ts';
@@ -18,6 +18,7 @@ export interface HttpApiOptions {
 }
 
 const ErrorReply = Type.Object({ error: Type.String() });
+const AttackRequestSchema = Type.Object({ mode: literals(ATTACK_MODES) }, { additionalProperties: false });
 const OkReply = Type.Object({ ok: Type.Boolean(), phase: Type.String() });
 
 function statusOf(error: FastifyError): number {

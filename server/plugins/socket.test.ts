@@ -1,5 +1,6 @@
 // Message validation over real sockets: a real coordinator on a loopback port,
 // socket.io-client as the tab, and the global weights checked after every bad message.
+import type { BinaryValue } from '../../shared/protocol/binary.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { MODEL_SPECS } from '../../shared/model-spec.ts';
-import type { JoinReply, UpdateAck } from '../../shared/protocol.ts';
+import type { JoinReply, UpdateAck } from '../../shared/protocol/messages.ts';
 import { resolveSettings } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
 import { buildApp, type FlockApp } from '../app.ts';
@@ -90,7 +91,7 @@ test('bad updates are rejected with a clear error and the global model is unchan
     ['Infinity', { round: 1, numExamples: 10, loss: 1, delta: withValueAt(199_000, -Infinity) }, /value 199000 .* is -Infinity/],
     ['oversized', { round: 1, numExamples: 10, loss: 1, delta: new ArrayBuffer(spec.paramCount * 4 + 4096) }, /over the \d+-byte limit/],
     ['truncated', { round: 1, numExamples: 10, loss: 1, delta: zeros().slice(0, 1000) }, /body is \d+ bytes/],
-    ['JSON numbers instead of binary', { round: 1, numExamples: 10, loss: 1, delta: [1, 2, 3] }, /malformed update: delta must not be an array/],
+    ['JSON numbers instead of binary', { round: 1, numExamples: 10, loss: 1, delta: [1, 2, 3] }, /malformed update: delta must be binary, got an array/],
     ['NaN loss (arrives as null)', { round: 1, numExamples: 10, loss: NaN, delta: zeros() }, /malformed update: loss/],
     ['extra field', { round: 1, numExamples: 10, loss: 1, delta: zeros(), pixels: [1, 2] }, /malformed update/],
     ['too many examples', { round: 1, numExamples: 5000, loss: 1, delta: zeros() }, /claims 5000 examples/],
@@ -159,7 +160,7 @@ test('traffic is counted per tab and per round: the update and the weights cross
   flock.coordinator.rounds.reset();
   const tab = await openTab();
   const { clientId } = await joinReady(tab, 500);
-  const start = new Promise<{ weights: ArrayBuffer }>((resolve) => tab.once('round:start', resolve));
+  const start = new Promise<{ weights: BinaryValue }>((resolve) => tab.once('round:start', resolve));
   flock.coordinator.rounds.start();
   const { weights } = await start;
   const done = new Promise((resolve) => tab.once('round:done', resolve));

@@ -3,23 +3,14 @@
 // answered with their message; anything else is a bug, logged with its stack.
 import type { FastifyInstance } from 'fastify';
 import { Server, type Socket } from 'socket.io';
-import { modelSpec, MODEL_SPECS } from '../../shared/model-spec.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol.ts';
-import { encodedByteLength } from '../../shared/wire.ts';
+import { modelSpec, type ModelSpec } from '../../shared/model-spec.ts';
+import { INBOUND_EVENTS, MESSAGES, type AckReply, type ClientToServerEvents, type InboundName, type Payload, type ServerToClientEvents } from '../../shared/protocol/messages.ts';
+import { parseInbound, ProtocolError } from '../../shared/protocol/parse.ts';
+import { isBinarySchema } from '../../shared/protocol/binary.ts';
+import { decodeWeights, encodedByteLength, WireError } from '../../shared/wire.ts';
+import { SECURE_INPUT_EXTRA_VALUES } from '../../shared/secagg/messages.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
-import {
-  parseEvaluation,
-  parseJoin,
-  parseProgress,
-  parseReady,
-  parseSecAggKeys,
-  parseSecAggMasked,
-  parseSecAggReveal,
-  parseSecAggShares,
-  parseUpdate,
-  ProtocolError,
-} from '../message-validation.ts';
 import { boundedParser } from '../limits/bounded-parser.ts';
 import { KeyedRateLimit, TokenBucket } from '../limits/rate-limit.ts';
 import { DEFAULT_LIMITS, RateLimitError, REFUSALS_BEFORE_DISCONNECT, type TransportLimits } from '../limits/transport-limits.ts';
@@ -45,9 +36,35 @@ export interface SocketPluginOptions {
 
 const DASHBOARDS = 'dashboards';
 const STATE_THROTTLE_MS = 100;
-// The engine closes a connection whose single message exceeds this; the exact per-update limit
-// (the encoded model size) is checked before decoding and answered with a clear error.
-const MAX_SOCKET_MESSAGE_BYTES = Math.max(...Object.values(MODEL_SPECS).map(encodedByteLength)) + 64 * 1024;
+// The engine closes a connection whose single message exceeds this: the largest binary field of any
+// inbound row of the protocol table, plus room for the text. Each field's own limit (and the
+// update's exact size for the run's model) is checked before decoding and answered with a clear error.
+const MAX_SOCKET_MESSAGE_BYTES =
+  Math.max(
+    ...[...INBOUND_EVENTS].flatMap((name) =>
+      Object.values((MESSAGES[name as InboundName].payload as { properties: Record<string, unknown> }).properties)
+        .filter(isBinarySchema)
+        .map((field) => field.maxBytes),
+    ),
+  ) + 64 * 1024;
+
+/** A masked input is the model's values plus the weight and the clip bit, 4 bytes each: refused before anything reads it. */
+function requireMaskedSize(spec: ModelSpec, masked: Payload<'secagg:masked-update'>['masked']): void {
+  const expected = 4 * (spec.paramCount + SECURE_INPUT_EXTRA_VALUES);
+  if (masked.byteLength !== expected) throw new ProtocolError(`masked update rejected: ${masked.byteLength} bytes, ${expected} expected for ${spec.name}`);
+}
+
+/** local − global for the run's model: its exact size checked before anything reads it. */
+function decodeDelta(spec: ModelSpec, delta: Payload<'participant:update'>['delta']): Float32Array {
+  const limit = encodedByteLength(spec);
+  if (delta.byteLength > limit) throw new ProtocolError(`update rejected: ${delta.byteLength} bytes is over the ${limit}-byte limit for ${spec.name}`);
+  try {
+    return decodeWeights(spec, delta);
+  } catch (error) {
+    if (error instanceof WireError) throw new ProtocolError(`update rejected: ${error.message}`);
+    throw error;
+  }
+}
 
 export default async function socketTransport(app: FastifyInstance, options: SocketPluginOptions): Promise<void> {
   const { coordinator, observeIncoming } = options;
@@ -90,7 +107,7 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
     secureRoster: (connectionIds: string[], roster: Parameters<ServerToClientEvents['secagg:roster']>[0]) => {
       if (connectionIds.length > 0) io.to(connectionIds).emit('secagg:roster', roster);
     },
-    secureForward: (connectionId: string, forward: Parameters<ServerToClientEvents['secagg:shares']>[0]) => io.to(connectionId).emit('secagg:shares', forward),
+    secureForward: (connectionId: string, forward: Parameters<ServerToClientEvents['secagg:forward']>[0]) => io.to(connectionId).emit('secagg:forward', forward),
     secureUnmask: (connectionIds: string[], request: Parameters<ServerToClientEvents['secagg:unmask']>[0]) => {
       if (connectionIds.length > 0) io.to(connectionIds).emit('secagg:unmask', request);
     },
@@ -152,70 +169,51 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
       observeIncoming?.({ socketId: socket.id, event, args });
       if (!messages.take(Date.now())) return answer(args, new RateLimitError(`too many messages: at most ${limits.messagesPerSecond} per second`));
       // Here, not in onAny (which runs before this middleware): one answer per message, after the rate check.
-      if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
+      if (typeof event !== 'string' || !INBOUND_EVENTS.has(event)) {
         return answer(args, new ProtocolError(`unknown event ${JSON.stringify(String(event).slice(0, 40))}`));
       }
       next();
     });
 
-    socket.on(
-      'participant:join',
-      guarded((request, ack) => {
-        if (typeof ack !== 'function') throw new ProtocolError('participant:join needs an acknowledgement callback');
+    // One handler per inbound row of the protocol table; parseInbound has checked the payload.
+    const handlers: { [K in InboundName]: (payload: Payload<K>, reply: (answer: AckReply<K>) => void) => void } = {
+      'participant:join': (request, reply) => {
         if (!joinsByAddress.take(address, Date.now())) throw new RateLimitError(`too many joins from ${address}: at most ${limits.joinsPerMinute} per minute`);
-        ack(coordinator.join(socket.id, parseJoin(request)));
-      }),
-    );
-
-    socket.on(
-      'participant:ready',
-      guarded((report) => coordinator.ready(socket.id, parseReady(report))),
-    );
-
-    socket.on(
-      'participant:progress',
-      guarded((progress) => coordinator.reportProgress(socket.id, parseProgress(progress))),
-    );
-
-    socket.on(
-      'participant:update',
-      guarded((raw, ack) => {
-        const update = parseUpdate(raw, modelSpec(coordinator.settings.model));
-        coordinator.submitUpdate(socket.id, update, update.delta);
-        if (typeof ack === 'function') ack({ accepted: true });
-      }),
-    );
-
-    socket.on(
-      'participant:evaluation',
-      guarded((raw) => coordinator.submitEvaluation(socket.id, parseEvaluation(raw))),
-    );
-
-    socket.on(
-      'secagg:keys',
-      guarded((raw) => coordinator.advertiseKeys(socket.id, parseSecAggKeys(raw))),
-    );
-    socket.on(
-      'secagg:shares',
-      guarded((raw) => coordinator.submitShares(socket.id, parseSecAggShares(raw))),
-    );
-    socket.on(
-      'secagg:masked-update',
-      guarded((raw, ack) => {
-        coordinator.submitMaskedUpdate(socket.id, parseSecAggMasked(raw, modelSpec(coordinator.settings.model)));
-        if (typeof ack === 'function') ack({ accepted: true });
-      }),
-    );
-    socket.on(
-      'secagg:reveal',
-      guarded((raw) => coordinator.submitReveal(socket.id, parseSecAggReveal(raw))),
-    );
-
-    socket.on('dashboard:join', () => {
-      socket.data.role = 'dashboard';
-      void socket.join(DASHBOARDS);
-      socket.emit('state', coordinator.runState());
-    });
+        reply(coordinator.join(socket.id, request));
+      },
+      'participant:ready': (report) => coordinator.ready(socket.id, report),
+      'participant:progress': (progress) => coordinator.reportProgress(socket.id, progress),
+      'participant:update': (update, reply) => {
+        coordinator.submitUpdate(socket.id, update, decodeDelta(modelSpec(coordinator.settings.model), update.delta));
+        reply({ accepted: true });
+      },
+      'participant:evaluation': (report) => coordinator.submitEvaluation(socket.id, report),
+      'dashboard:join': () => {
+        socket.data.role = 'dashboard';
+        void socket.join(DASHBOARDS);
+        socket.emit('state', coordinator.runState());
+      },
+      'secagg:keys': (wire) => coordinator.advertiseKeys(socket.id, wire),
+      'secagg:shares': (wire) => coordinator.submitShares(socket.id, wire),
+      'secagg:masked-update': (wire, reply) => {
+        requireMaskedSize(modelSpec(coordinator.settings.model), wire.masked);
+        coordinator.submitMaskedUpdate(socket.id, wire);
+        reply({ accepted: true });
+      },
+      'secagg:reveal': (wire) => coordinator.submitReveal(socket.id, wire),
+    };
+    for (const name of INBOUND_EVENTS as ReadonlySet<InboundName>) {
+      const row = MESSAGES[name];
+      const on = socket.on.bind(socket) as (event: string, listener: (...args: unknown[]) => void) => void;
+      on(
+        name,
+        guarded((raw: unknown, ack?: unknown) => {
+          if (row.ack?.required && typeof ack !== 'function') throw new ProtocolError(`${name} needs an acknowledgement callback`);
+          const reply = typeof ack === 'function' ? (ack as (answer: unknown) => void) : () => {};
+          (handlers[name] as (payload: unknown, reply: (answer: unknown) => void) => void)(parseInbound(name, raw), reply);
+        }),
+      );
+    }
 
     socket.on('disconnect', () => coordinator.disconnect(socket.id));
   });
@@ -228,16 +226,3 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
     io.engine.close();
   });
 }
-
-const KNOWN_EVENTS = new Set([
-  'participant:join',
-  'participant:ready',
-  'participant:progress',
-  'participant:update',
-  'participant:evaluation',
-  'dashboard:join',
-  'secagg:keys',
-  'secagg:shares',
-  'secagg:masked-update',
-  'secagg:reveal',
-]);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ATTACK_MODES } from '../protocol.ts';
+import { ATTACK_MODES } from '../protocol/records.ts';
 import { ATTACK_BOOST, ATTACK_LABELS, applyDeltaAttack, flipLabels, parseAttackMode } from './attacks.ts';
 import { createRng } from './rng.ts';
 

@@ -5,7 +5,7 @@
 // Three attacks act on the honest delta after local training (applyDeltaAttack); label
 // flip acts before, on the data the tab trains on (flipLabels). Each is ATTACK_BOOST times
 // the size of an honest update, so one attacker among ten outweighs the rest under FedAvg.
-import { ATTACK_MODES, type AttackMode } from '../protocol.ts';
+import { ATTACK_MODES, type AttackMode } from '../protocol/records.ts';
 import { l2Norm } from './clip.ts';
 import { addGaussianNoise } from './noise.ts';
 import type { Rng } from './rng.ts';

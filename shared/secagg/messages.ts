@@ -1,16 +1,14 @@
-// What tabs and coordinator say to each other during secure aggregation (README.md has the steps
-// and the threat model). What a tab sends is a TypeBox schema, both the coordinator's wire check
-// and the TypeScript type; every bound is tight (byte lengths exact, arrays no longer than a
-// roster can be) so a message is refused cheaply, before any cryptography looks at it.
-// What the coordinator sends is only typed: the tab checks it in participant.ts, where each
-// check can say what a lying coordinator would have gained.
+// What tabs and coordinator say to each other during secure aggregation, unpacked: the records the
+// protocol steps (participant.ts, unmasker.ts) work on, and the sizes that bound them. On the wire
+// they travel packed into one binary field per message (wire-codec.ts), whose shapes and size
+// limits are rows of the protocol table (shared/protocol/messages.ts). Every message from the
+// coordinator is checked in participant.ts, where each check can say what a lying coordinator
+// would have gained; what a tab sends is checked by size in wire-codec.ts before any cryptography.
 //
-// Binary fields are Uint8Array. Over Socket.IO the messages travel packed (wire-codec.ts), which
-// also turns the ArrayBuffers the page receives back into Uint8Arrays.
-import { Type, type Static } from '@sinclair/typebox';
+// Binary fields are Uint8Array (wire-codec.ts turns the ArrayBuffers the page receives into them).
 import { SHARE_BYTES } from './shamir.ts';
 
-/** Largest roster: bounds every array below, and the Shamir and masking work of one tab (O(n)) and of the coordinator (O(n²) at worst). */
+/** Largest roster: bounds every list, and the Shamir and masking work of one tab (O(n)) and of the coordinator (O(n²) at worst). */
 export const MAX_SECAGG_CLIENTS = 1000;
 /** An uncompressed P-256 point: 0x04 ‖ x ‖ y. */
 export const PUBLIC_KEY_BYTES = 65;
@@ -18,57 +16,46 @@ export const GCM_IV_BYTES = 12;
 const GCM_TAG_BYTES = 16;
 /** iv ‖ AES-GCM(share of b ‖ share of s_sk) ‖ tag: 12 + 33 + 33 + 16 = 94. */
 export const SHARE_CIPHERTEXT_BYTES = GCM_IV_BYTES + 2 * SHARE_BYTES + GCM_TAG_BYTES;
+/** On the wire (wire-codec.ts): [roster index of the peer: u16][ciphertext]. */
+export const SHARE_RECORD_BYTES = 2 + SHARE_CIPHERTEXT_BYTES;
+/** On the wire: [kind: u8][roster index of whose: u16][share]. */
+export const REVEAL_RECORD_BYTES = 1 + 2 + SHARE_BYTES;
+/** Values a tab masks after its P delta values (secure-input.ts): its weight, and its clip bit. */
+export const SECURE_INPUT_EXTRA_VALUES = 2;
 /** Client ids go into key derivations as ASCII (keys.ts); the coordinator's are 12 hex digits. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
-
-const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN, maxLength: 64 });
-const Round = Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 });
-const Attempt = Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1 });
-const exactBytes = (n: number) => Type.Uint8Array({ minByteLength: n, maxByteLength: n });
-const PublicKey = exactBytes(PUBLIC_KEY_BYTES);
 
 // ── A tab sends ──────────────────────────────────────────────────────────────────────────────
 
 /** Step 0: its two fresh public keys, c (for encrypting shares to it) and s (for pairwise masks). */
-export const KeyAdvertSchema = Type.Object(
-  { round: Round, attempt: Attempt, cPublicKey: PublicKey, sPublicKey: PublicKey },
-  { additionalProperties: false },
-);
-export type KeyAdvert = Static<typeof KeyAdvertSchema>;
+export interface KeyAdvert {
+  round: number;
+  attempt: number;
+  cPublicKey: Uint8Array;
+  sPublicKey: Uint8Array;
+}
 
 /** Step 1: for every other tab of the roster, its shares of this tab's b and s_sk, encrypted to it. */
-export const EncryptedSharesSchema = Type.Object(
-  {
-    round: Round,
-    attempt: Attempt,
-    shares: Type.Array(Type.Object({ to: ClientId, ciphertext: exactBytes(SHARE_CIPHERTEXT_BYTES) }, { additionalProperties: false }), {
-      maxItems: MAX_SECAGG_CLIENTS - 1,
-    }),
-  },
-  { additionalProperties: false },
-);
-export type EncryptedShares = Static<typeof EncryptedSharesSchema>;
-
-const RevealedShare = Type.Object({ of: ClientId, share: exactBytes(SHARE_BYTES) }, { additionalProperties: false });
+export interface EncryptedShares {
+  round: number;
+  attempt: number;
+  shares: { to: string; ciphertext: Uint8Array }[];
+}
 
 /**
  * Step 4: the shares this tab holds of b_v for every survivor v, and of s_sk_v for every tab v that
  * sent shares but no masked input. Never both for one v (participant.ts, reveal).
  */
-export const RevealSchema = Type.Object(
-  {
-    round: Round,
-    attempt: Attempt,
-    selfMaskShares: Type.Array(RevealedShare, { maxItems: MAX_SECAGG_CLIENTS }),
-    keyShares: Type.Array(RevealedShare, { maxItems: MAX_SECAGG_CLIENTS }),
-  },
-  { additionalProperties: false },
-);
-export type Reveal = Static<typeof RevealSchema>;
+export interface Reveal {
+  round: number;
+  attempt: number;
+  selfMaskShares: { of: string; share: Uint8Array }[];
+  keyShares: { of: string; share: Uint8Array }[];
+}
 
 // The masked input itself (step 3) is the tab's update: a Uint32Array of the model's parameter
-// count, sent as binary with its round and attempt; the coordinator checks its byte length
-// against 4 × paramCount exactly, as it does for plain updates.
+// count plus SECURE_INPUT_EXTRA_VALUES, sent as binary with its round and attempt; its byte length
+// is checked exactly, as a plain update's is.
 
 // ── The coordinator sends ───────────────────────────────────────────────────────────────────
 

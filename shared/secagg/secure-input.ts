@@ -11,10 +11,9 @@
 // vanishingly unlikely (P(|N(0,1)| > 10) ≈ 1.5e-23 per value).
 import type { Rng } from '../fl/rng.ts';
 import { decodeFixedPoint, encodeFixedPoint, fixedPointScale } from './fixed-point.ts';
-import type { InputEncoding } from './wire-codec.ts';
+import type { InputEncoding } from '../protocol/messages.ts';
+import { SECURE_INPUT_EXTRA_VALUES } from './messages.ts';
 
-/** Values after the P delta values: the weight, and the unclipped bit. */
-export const EXTRA_VALUES = 2;
 
 const NOISE_MARGIN_STDS = 10;
 
@@ -25,7 +24,7 @@ export function secureInputScale(args: { tabs: number; clipNorm: number; noiseSt
 }
 
 /**
- * The tab's vector of paramCount + EXTRA_VALUES fixed-point values. `delta` must already be
+ * The tab's vector of paramCount + SECURE_INPUT_EXTRA_VALUES fixed-point values. `delta` must already be
  * clipped (so that the coordinator's bound holds); `rng` draws the noise and the stochastic
  * rounding and must be unpredictable when noiseStd > 0 (secure-random.ts).
  */
@@ -33,7 +32,7 @@ export function encodeSecureInput(delta: Float32Array, encoding: InputEncoding, 
   const { weight, noiseStd, scale } = encoding;
   if (!(weight >= 0 && weight <= 1)) throw new RangeError(`weight must be in [0, 1], got ${weight}`);
   if (!(noiseStd >= 0) || !Number.isFinite(noiseStd)) throw new RangeError(`noise std must be >= 0, got ${noiseStd}`);
-  const values = new Float32Array(delta.length + EXTRA_VALUES);
+  const values = new Float32Array(delta.length + SECURE_INPUT_EXTRA_VALUES);
   for (let i = 0; i < delta.length; i++) values[i] = weight * delta[i] + (noiseStd > 0 ? noiseStd * rng.gaussian() : 0);
   values[delta.length] = weight;
   values[delta.length + 1] = withinClipNorm ? 1 : 0;
@@ -43,7 +42,7 @@ export function encodeSecureInput(delta: Float32Array, encoding: InputEncoding, 
 /** Σ w·Δ (paramCount values), Σ w and the number of tabs within C, from the unmasked sum. */
 export function decodeSecureSum(sum: Uint32Array, scale: number): { weightedSum: Float32Array; totalWeight: number; unclipped: number } {
   const values = decodeFixedPoint(sum, scale);
-  const paramCount = values.length - EXTRA_VALUES;
+  const paramCount = values.length - SECURE_INPUT_EXTRA_VALUES;
   return {
     weightedSum: values.subarray(0, paramCount),
     totalWeight: values[paramCount],

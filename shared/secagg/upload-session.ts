@@ -1,26 +1,12 @@
 // A tab's side of one attempt of secure aggregation, over any transport: the page and the Node
 // tests run the same steps. Messages may arrive in any order relative to local training (the
 // roster usually comes while the tab is still training); each step waits for the one before.
-import type { UpdateAck } from '../protocol.ts';
+import type { UpdateAck } from '../protocol/messages.ts';
 import type { Rng } from '../fl/rng.ts';
 import { SecAggParticipant } from './participant.ts';
 import { encodeSecureInput } from './secure-input.ts';
-import {
-  advertToWire,
-  forwardFromWire,
-  maskedToWire,
-  revealToWire,
-  rosterFromWire,
-  sharesToWire,
-  type AdvertWire,
-  type ForwardWire,
-  type InputEncoding,
-  type MaskedInputWire,
-  type RevealWire,
-  type RosterWire,
-  type SharesWire,
-  type UnmaskWire,
-} from './wire-codec.ts';
+import { advertToWire, forwardFromWire, maskedToWire, revealToWire, rosterFromWire, sharesToWire } from './wire-codec.ts';
+import { type AdvertWire, type ForwardWire, type InputEncoding, type MaskedInputWire, type RevealWire, type RosterWire, type SharesWire, type UnmaskWire } from '../protocol/messages.ts';
 
 export interface SecureUploadTransport {
   sendKeys(wire: AdvertWire): void;

@@ -7,7 +7,9 @@
 // Decoding checks only sizes and indices (cheap, before any cryptography); participant.ts and
 // unmasker.ts check the protocol.
 import type { EncryptedShares, ForwardedSharesMessage, KeyAdvert, Reveal, RosterEntry, RosterMessage, UnmaskRequest } from './messages.ts';
-import { PUBLIC_KEY_BYTES, SHARE_CIPHERTEXT_BYTES } from './messages.ts';
+import { PUBLIC_KEY_BYTES, REVEAL_RECORD_BYTES, SHARE_CIPHERTEXT_BYTES, SHARE_RECORD_BYTES } from './messages.ts';
+import type { AdvertWire, ForwardWire, InputEncoding, MaskedInputWire, RevealWire, RosterWire, SharesWire } from '../protocol/messages.ts';
+import { bytesOf as viewBytes, isBinary, type BinaryValue } from '../protocol/binary.ts';
 import { SHARE_BYTES } from './shamir.ts';
 
 /** A message that does not have the shape its step needs: the sender's fault. */
@@ -15,76 +17,14 @@ export class SecAggWireError extends Error {
   override name = 'SecAggWireError';
 }
 
-/** Step 0, tab → coordinator: c ‖ s public keys. */
-export interface AdvertWire {
-  round: number;
-  attempt: number;
-  keys: ArrayBuffer | Uint8Array;
-}
-
-/** Step 1, tab → coordinator: one record per peer, [roster index of the peer: u16][ciphertext]. */
-export interface SharesWire {
-  round: number;
-  attempt: number;
-  shares: ArrayBuffer | Uint8Array;
-}
-
-/** Step 3, tab → coordinator: the masked fixed-point vector (little-endian uint32s). */
-export interface MaskedInputWire {
-  round: number;
-  attempt: number;
-  /** Mean local training loss (public, like the plain update's). */
-  loss: number;
-  masked: ArrayBuffer | Uint8Array;
-}
-
-/** Step 4, tab → coordinator: [kind: 0 self-mask share, 1 key share: u8][roster index of whose: u16][share]. */
-export interface RevealWire {
-  round: number;
-  attempt: number;
-  shares: ArrayBuffer | Uint8Array;
-}
-
-/** How a tab turns its clipped delta into the vector it masks (see secure-input.ts). */
-export interface InputEncoding {
-  /** Fixed-point scale: values are multiplied by it and rounded stochastically. */
-  scale: number;
-  /** This tab's FedAvg weight w ≤ 1: it sends w·Δ and w, so the sum holds Σ w·Δ and Σ w. */
-  weight: number;
-  /** Distributed DP: std per value of the noise this tab adds before masking (0: none). */
-  noiseStd: number;
-}
-
-/** Step 1, coordinator → tab: U1, the roster, with each tab's c ‖ s keys in order. */
-export interface RosterWire {
-  round: number;
-  attempt: number;
-  threshold: number;
-  clientIds: string[];
-  keys: ArrayBuffer | Uint8Array;
-}
-
-/** Step 2, coordinator → one tab: U2, the ciphertexts addressed to it ([from index: u16][ciphertext]), and its encoding. */
-export interface ForwardWire {
-  round: number;
-  attempt: number;
-  shared: string[];
-  shares: ArrayBuffer | Uint8Array;
-  encoding: InputEncoding;
-}
-
-/** Step 4, coordinator → survivors. */
-export type UnmaskWire = UnmaskRequest;
+export type { UnmaskRequest as UnmaskWire };
 
 const KEYS_BYTES = 2 * PUBLIC_KEY_BYTES;
-const SHARE_RECORD_BYTES = 2 + SHARE_CIPHERTEXT_BYTES;
-const REVEAL_RECORD_BYTES = 1 + 2 + SHARE_BYTES;
 
 /** Binary as it arrives: a Buffer in Node, an ArrayBuffer in the page. Anything else is refused. */
-export function bytesOf(what: string, value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  throw new SecAggWireError(`${what} must be binary`);
+function bytesOf(what: string, value: BinaryValue | unknown): Uint8Array {
+  if (!isBinary(value)) throw new SecAggWireError(`${what} must be binary`);
+  return viewBytes(value);
 }
 
 function exactLength(what: string, bytes: Uint8Array, length: number): void {

@@ -15,7 +15,7 @@
 import { decodeDataset } from '../../shared/dataset-format.ts';
 import { MODEL_NAMES, type ModelName } from '../../shared/model-spec.ts';
 import { buildModel, readFlatWeights } from '../../shared/models.ts';
-import { BACKENDS, type BackendName } from '../../shared/protocol.ts';
+import { BACKENDS, type BackendName } from '../../shared/protocol/records.ts';
 import { disposeExamples, toExampleTensors } from '../local-training.ts';
 import { TrainerClient } from '../participant/trainer-client.ts';
 import { activateBackend, tf } from '../tfjs-backends.ts';

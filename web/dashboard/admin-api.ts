@@ -2,7 +2,7 @@
 // settings (PUT /api/settings) and switch a tab's attack simulation (PUT /api/clients/…/attack).
 // All go over HTTP with `Authorization: Bearer <token>`, so each gets a status code and,
 // on refusal, the coordinator's reason to show.
-import type { AttackMode } from '../../shared/protocol.ts';
+import type { AttackMode } from '../../shared/protocol/records.ts';
 import type { Settings } from '../../shared/settings.ts';
 import { shortClientId } from '../format.ts';
 

@@ -4,7 +4,7 @@
 // With the admin token, each row has a select for the tab's attack simulation; while one is
 // open, new RunStates wait (a rebuilt row would close it under the pointer).
 import { ATTACK_LABELS, ATTACK_MEANINGS, parseAttackMode } from '../../shared/fl/attacks.ts';
-import { ATTACK_MODES, type AttackMode, type ClientStatus, type ClientView, type RunState } from '../../shared/protocol.ts';
+import { ATTACK_MODES, type AttackMode, type ClientStatus, type ClientView, type RunState } from '../../shared/protocol/records.ts';
 import { formatAgo, formatBytes, formatCount, formatStat, shortClientId } from '../format.ts';
 import { labelHistogram } from './label-histogram.ts';
 

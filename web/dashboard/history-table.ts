@@ -1,5 +1,5 @@
 // Completed rounds, newest first, with the numbers behind the charts.
-import type { RoundMetrics } from '../../shared/protocol.ts';
+import type { RoundMetrics } from '../../shared/protocol/records.ts';
 import { formatCount, formatDurationMs, formatPercent, formatStat } from '../format.ts';
 import { secureAggregationDetail, secureAggregationSummary } from './privacy-view.ts';
 

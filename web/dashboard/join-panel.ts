@@ -2,7 +2,7 @@
 // The coordinator lists its LAN addresses first (with ?room=CODE in them), so the first
 // URL is the one a phone in the same network can open.
 import QRCode from 'qrcode';
-import type { RunState } from '../../shared/protocol.ts';
+import type { RunState } from '../../shared/protocol/records.ts';
 
 export interface JoinElements {
   /** Holds the QR code's SVG; carries the encoded URL in data-url. */

@@ -5,7 +5,8 @@
 // dashboard.html?projector shows only what a class looks at: the QR code and room code,
 // the tab count, the round and the accuracy chart, in large type.
 import { io, type Socket } from 'socket.io-client';
-import type { AttackMode, ClientToServerEvents, RoundMetrics, RunState, ServerToClientEvents } from '../../shared/protocol.ts';
+import type { AttackMode, RoundMetrics, RunState } from '../../shared/protocol/records.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol/messages.ts';
 import { createTryIt } from '../digit-pad/try-it.ts';
 import { AdminRequestError, putClientAttack, sendRunCommand, type RunCommand } from './admin-api.ts';
 import { saveAdminToken, takeAdminToken } from './admin-token.ts';
@@ -350,7 +351,7 @@ const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io();
 socket.on('connect', () => {
   setConnected(true, 'live');
   // Also after a reconnect: the coordinator may have restarted and forgotten this socket.
-  socket.emit('dashboard:join');
+  socket.emit('dashboard:join', {});
 });
 socket.on('disconnect', (reason) => setConnected(false, `disconnected (${reason}); reconnecting…`));
 socket.on('connect_error', (error) => setConnected(false, `coordinator unreachable (${error.message}); retrying…`));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RoundPrivacy } from '../../shared/protocol.ts';
+import type { RoundPrivacy } from '../../shared/protocol/records.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { privacyChartData } from './privacy-charts.ts';
 import { roundMetrics } from '../../harness/round-metrics.ts';

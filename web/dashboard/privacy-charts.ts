@@ -1,7 +1,7 @@
 // The privacy charts: ε the run has spent after each round against its budget (central DP), and
 // the clip norm C of each round (adaptive clipping moves it). Redraws are skipped when nothing they
 // plot has changed, so they stay still while state messages stream in, like the round charts.
-import type { PrivacyBudget, RoundMetrics } from '../../shared/protocol.ts';
+import type { PrivacyBudget, RoundMetrics } from '../../shared/protocol/records.ts';
 import type { Settings } from '../../shared/settings.ts';
 import { formatStat } from '../format.ts';
 import { horizontalLine, lineChart, redraw, referenceLine, series, setLargeType, type Point, type RoundChart } from './line-chart.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PrivacyBudget, RoundLocalPrivacy, RoundPrivacy, RoundSecureAggregation } from '../../shared/protocol.ts';
+import type { PrivacyBudget, RoundLocalPrivacy, RoundPrivacy, RoundSecureAggregation } from '../../shared/protocol/records.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { describePrivacy, privacyMode, secureAggregationSummary } from './privacy-view.ts';
 import { roundMetrics } from '../../harness/round-metrics.ts';

@@ -1,7 +1,7 @@
 // The privacy card: which protection is in force (from the settings) and what the run has
 // spent so far (from its privacy budget and the last round's metrics). The numbers are the
 // coordinator's own, never recomputed here: the ε shown is the one its accountant charged.
-import type { PrivacyBudget, RoundMetrics, RoundSecureAggregation } from '../../shared/protocol.ts';
+import type { PrivacyBudget, RoundMetrics, RoundSecureAggregation } from '../../shared/protocol/records.ts';
 import type { Settings } from '../../shared/settings.ts';
 import { formatPercent, formatStat } from '../format.ts';
 

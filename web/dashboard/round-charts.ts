@@ -1,7 +1,7 @@
 // The two per-round line charts (global accuracy, global loss): the coordinator's test set and,
 // beside it, the tabs' federated evaluation on their held-out examples. Redraws are skipped when
 // history has not changed, so the charts stay still while state messages stream in.
-import type { RoundMetrics } from '../../shared/protocol.ts';
+import type { RoundMetrics } from '../../shared/protocol/records.ts';
 import { formatPercent, formatStat } from '../format.ts';
 import { historyKey } from './history-table.ts';
 import { horizontalLine, lineChart, redraw, referenceLine, series, setLargeType, type Point, type RoundChart } from './line-chart.ts';

@@ -3,7 +3,7 @@
 // dropped, or not selected), the rule, and the bytes that round moved. A tab that has left
 // keeps its column, so its past rounds stay visible; a tab attacking now has a red header.
 import { ATTACK_LABELS } from '../../shared/fl/attacks.ts';
-import type { AttackMode, RoundMetrics, RunState } from '../../shared/protocol.ts';
+import type { AttackMode, RoundMetrics, RunState } from '../../shared/protocol/records.ts';
 import { formatBytes } from '../format.ts';
 
 export type RoundOutcome = 'answered' | 'discarded' | 'downweighted' | 'late' | 'dropped' | 'training' | 'none';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunState } from '../../shared/protocol.ts';
+import type { RunState } from '../../shared/protocol/records.ts';
 import { DEFAULT_SETTINGS } from '../../shared/settings.ts';
 import { describeRun } from './run-view.ts';
 import { roundMetrics } from '../../harness/round-metrics.ts';

@@ -1,14 +1,13 @@
 // What the status panel says about a RunState at a given moment. Pure: the page
 // re-derives it every tick (for the countdown) and tests call it with a fixed clock.
-import type { Phase, RunState } from '../../shared/protocol.ts';
+import type { Phase, RunState } from '../../shared/protocol/records.ts';
 import { formatCountdown } from '../format.ts';
 
-const RUNNING_PHASES: readonly Phase[] = ['waiting', 'selecting', 'training', 'aggregating', 'evaluating'];
+const RUNNING_PHASES: readonly Phase[] = ['waiting', 'training', 'aggregating', 'evaluating'];
 
 const PHASE_LABELS: Record<Phase, string> = {
   idle: 'Idle',
   waiting: 'Waiting for tabs',
-  selecting: 'Selecting tabs',
   training: 'Training',
   aggregating: 'Aggregating',
   evaluating: 'Evaluating',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PastRun } from '../../shared/protocol.ts';
+import type { PastRun } from '../../shared/protocol/records.ts';
 import { DEFAULT_SETTINGS, type Settings } from '../../shared/settings.ts';
 import { comparedRuns, RUN_COLORS } from './runs-compared.ts';
 import { roundMetrics } from '../../harness/round-metrics.ts';

@@ -2,7 +2,7 @@
 // on one chart, and the run in progress, live, once it has a round. Each line is labelled by what
 // differed between the runs drawn (shared/run-label.ts) and keeps its colour while runs come and go:
 // the colour follows the run's number, not its place in the list.
-import type { PastRun, Phase, RoundMetrics } from '../../shared/protocol.ts';
+import type { PastRun, Phase, RoundMetrics } from '../../shared/protocol/records.ts';
 import { labelRuns, nextRunNumber } from '../../shared/run-label.ts';
 import type { Settings } from '../../shared/settings.ts';
 import { formatPercent } from '../format.ts';

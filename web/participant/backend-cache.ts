@@ -2,7 +2,7 @@
 // few seconds of probing. Versioned key: a new probe method bumps v1 and old
 // measurements are ignored rather than trusted.
 import type { ModelName } from '../../shared/model-spec.ts';
-import { BACKENDS, type BackendName } from '../../shared/protocol.ts';
+import { BACKENDS, type BackendName } from '../../shared/protocol/records.ts';
 import type { BackendChoice, ProbeResult } from '../worker-protocol.ts';
 
 function keyFor(model: ModelName): string {

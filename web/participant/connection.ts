@@ -2,7 +2,7 @@
 // with the secret resume token kept in sessionStorage, so a network blip (or a coordinator
 // restart) keeps this tab's identity and shard, and tells the rest of the page when it is joined again.
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, JoinReply, ServerToClientEvents } from '../../shared/protocol.ts';
+import type { ClientToServerEvents, JoinReply, ServerToClientEvents } from '../../shared/protocol/messages.ts';
 import type { ConnectionState } from './tab-state.ts';
 
 export type FlockSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -10,7 +10,8 @@ import { holdOut } from '../../shared/held-out.ts';
 import { labelHistogram } from '../../shared/partition.ts';
 import { parseAttackMode } from '../../shared/fl/attacks.ts';
 import { modelSpec, type ModelName } from '../../shared/model-spec.ts';
-import { BACKENDS, type AttackMode, type BackendName, type JoinReply, type ReadyReport } from '../../shared/protocol.ts';
+import { BACKENDS, type AttackMode, type BackendName } from '../../shared/protocol/records.ts';
+import { type JoinReply, type ReadyReport } from '../../shared/protocol/messages.ts';
 import { forgetBackendChoice, loadBackendChoice, saveBackendChoice } from './backend-cache.ts';
 import { Connection } from './connection.ts';
 import { LossChart } from './loss-chart.ts';
@@ -198,7 +199,7 @@ const rounds = new RoundRunner({
 connection.socket.on('round:start', (start) => void rounds.run(start));
 connection.socket.on('round:evaluate', (request) => rounds.evaluateFinal(request));
 connection.socket.on('secagg:roster', (wire) => rounds.onRoster(wire));
-connection.socket.on('secagg:shares', (wire) => rounds.onForwardedShares(wire));
+connection.socket.on('secagg:forward', (wire) => rounds.onForwardedShares(wire));
 connection.socket.on('secagg:unmask', (wire) => rounds.onUnmask(wire));
 const drawPanel = createDrawPanel(async (pixels, label) => {
   const trainer = session?.trainer;

@@ -3,11 +3,11 @@
 // send local − global, show the coordinator's answer. A newer round cancels an older one; a
 // round:start resent after a reconnect does not start the same round twice, nor evaluate twice.
 import { modelSpec } from '../../shared/model-spec.ts';
-import type { EvaluationRequest, RoundStart, UpdateAck } from '../../shared/protocol.ts';
+import type { EvaluationRequest, RoundStart, UpdateAck } from '../../shared/protocol/messages.ts';
 import { decodeWeights, encodeWeights } from '../../shared/wire.ts';
 import { createSecureRng } from '../../shared/fl/secure-random.ts';
 import { SecureUploadSession } from '../../shared/secagg/upload-session.ts';
-import type { ForwardWire, RosterWire, UnmaskWire } from '../../shared/secagg/wire-codec.ts';
+import type { ForwardWire, RosterWire, UnmaskWire } from '../../shared/protocol/messages.ts';
 import type { Connection } from './connection.ts';
 import type { TabState } from './tab-state.ts';
 import type { TrainerClient, TrainingJob } from './trainer-client.ts';

@@ -2,7 +2,7 @@
 // tests read a frozen copy of it as window.flock.
 import type { ModelName } from '../../shared/model-spec.ts';
 import type { LocalPrivatization } from '../../shared/fl/local-dp.ts';
-import type { AttackMode, BackendName } from '../../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../../shared/protocol/records.ts';
 import type { ProbeResult } from '../worker-protocol.ts';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';

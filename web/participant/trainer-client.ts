@@ -1,7 +1,7 @@
 // The page's side of the training worker: a promise for init, a cancellable job
 // per round, a promise per evaluation, callbacks for probe results and progress.
 import type { ModelName } from '../../shared/model-spec.ts';
-import type { AttackMode, BackendName } from '../../shared/protocol.ts';
+import type { AttackMode, BackendName } from '../../shared/protocol/records.ts';
 import type { BackendChoice, FromWorker, ProbeResult, ToWorker } from '../worker-protocol.ts';
 
 export interface Ready {
