@@ -1,4 +1,4 @@
-// What tabs and coordinator say to each other during secure aggregation (README.md has the steps
+// What tabs and coordinator say to each other during secure aggregation (docs/privacy.md has the steps
 // and the threat model). What a tab sends is a TypeBox schema, both the coordinator's wire check
 // and the TypeScript type; every bound is tight (byte lengths exact, arrays no longer than a
 // roster can be) so a message is refused cheaply, before any cryptography looks at it.
