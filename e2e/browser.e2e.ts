@@ -1,15 +1,18 @@
-// Smoke test of the browser every other e2e test relies on: it launches, and it
-// has the GPU APIs tfjs's webgl and webgpu backends need (software, via SwiftShader).
+// Smoke test of the browser every other e2e test relies on: it launches, it has the GPU APIs
+// tfjs's webgl and webgpu backends need (software, via SwiftShader), and a participant tab keeps
+// its identity the way the page means to (web/participant/connection.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { launchChromium, openTabs } from '../harness/browser.ts';
+import { startCoordinator } from '../harness/coordinator.ts';
+import { tabView, waitForTab } from '../harness/participant-page.ts';
 
 const BLANK_PAGE = 'data:text/html,<!doctype html><title>flock smoke</title>';
 
-// navigator.gpu and localStorage need a secure context with an origin, which a data: page
-// is not; http://127.0.0.1 is one (loopback counts as trustworthy).
+// navigator.gpu needs a secure context with an origin, which a data: page is not;
+// http://127.0.0.1 is one (loopback counts as trustworthy).
 let server: Server;
 let loopbackPage: string;
 before(async () => {
@@ -56,14 +59,47 @@ test('Chromium with webgpu: true has a WebGPU adapter', async () => {
   }
 });
 
-test('tabs opened by openTabs do not share storage', async () => {
+test('a tab keeps its identity across a reload (resume token in sessionStorage only); another browser context is another tab', async () => {
+  const coordinator = await startCoordinator({ shards: 2 });
   const browser = await launchChromium();
   try {
-    const tabs = await openTabs(browser, loopbackPage, 2);
-    await tabs[0].evaluate(() => localStorage.setItem('flock:clientId', 'tab-0'));
-    const seenByOther = await tabs[1].evaluate(() => localStorage.getItem('flock:clientId'));
-    assert.equal(seenByOther, null);
+    const url = `${coordinator.url}/?backend=wasm`;
+    const [page] = await openTabs(browser, url, 1);
+    // Ready first: a tab that never reported ready is forgotten when its connection closes (room.ts).
+    await waitForTab(page, 'joined and ready', 'flock.clientId !== null && flock.backend !== null');
+    const { clientId } = await tabView(page);
+    assert.ok(clientId);
+    await coordinator.waitFor('the tab ready', (s) => s.clients.some((c) => c.clientId === clientId && c.backend !== null));
+
+    const storage = () =>
+      page.evaluate(() => ({ session: { ...sessionStorage } as Record<string, string>, local: { ...localStorage } as Record<string, string> }));
+    const before = await storage();
+    const token = before.session['flock.resumeToken'];
+    assert.ok(token && token.length >= 16, `sessionStorage should hold the resume token: ${JSON.stringify(before.session)}`);
+    assert.notEqual(token, clientId, 'the secret token is not the public id');
+    assert.ok(!Object.values(before.local).some((value) => value.includes(token)), `the token leaked into localStorage: ${JSON.stringify(before.local)}`);
+    assert.ok(
+      !coordinator.state().clients.some((c) => JSON.stringify(c).includes(token)),
+      '/api/status shows the public id, never the token',
+    );
+
+    await page.reload();
+    await waitForTab(page, 'joined again after the reload', 'flock.clientId !== null && flock.backend !== null');
+    assert.equal((await tabView(page)).clientId, clientId, 'the reloaded tab came back as itself');
+    assert.equal((await storage()).session['flock.resumeToken'], token, 'the same token, kept across the reload');
+    const afterReload = await coordinator.waitFor('the reloaded tab ready again', (s) => s.clients.some((c) => c.clientId === clientId && c.backend !== null));
+    assert.deepEqual(afterReload.clients.map((c) => c.clientId), [clientId], 'one tab in the room, not a second one');
+
+    const [other] = await openTabs(browser, url, 1);
+    await waitForTab(other, 'the second context joined', 'flock.clientId !== null && flock.backend !== null');
+    const otherId = (await tabView(other)).clientId;
+    assert.ok(otherId && otherId !== clientId, `a new browser context is a new tab, got ${otherId}`);
+    const otherToken = await other.evaluate(() => sessionStorage.getItem('flock.resumeToken'));
+    assert.ok(otherToken && otherToken !== token, 'with its own token');
+    const both = await coordinator.waitFor('both tabs ready', (s) => s.clients.filter((c) => c.backend !== null).length === 2);
+    assert.deepEqual(both.clients.map((c) => c.clientId).sort(), [clientId, otherId].sort());
   } finally {
     await browser.close();
+    await coordinator.close();
   }
 });

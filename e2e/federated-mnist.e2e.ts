@@ -19,6 +19,40 @@ let coordinator: RunningCoordinator;
 let browser: Browser;
 let tabs: Page[];
 
+/**
+ * tf.memory().numTensors in each tab's worker after each round it trained: per tab, round → the
+ * counts read for it. The page shows the count of the last round it finished training, so a
+ * reading taken while it trains round r is round r − 1's.
+ */
+type TensorCounts = Map<number, Set<number>>;
+
+/** Reads every tab's state every 250 ms (a round trains for seconds) until `stop()` is called. */
+function recordTensorCounts(pages: Page[]): { counts: TensorCounts[]; stop: () => Promise<void> } {
+  const counts = pages.map((): TensorCounts => new Map());
+  let stopped = false;
+  const polling = (async () => {
+    while (!stopped) {
+      const views = await Promise.all(pages.map((page) => tabView(page)));
+      for (const [i, view] of views.entries()) {
+        if (view.numTensors === null) continue;
+        const round = view.status === 'training' ? view.round - 1 : view.round;
+        if (round < 1) continue; // the count after loading, before any training
+        const seen = counts[i].get(round) ?? new Set<number>();
+        counts[i].set(round, seen.add(view.numTensors));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await polling;
+    },
+  };
+}
+let recording: ReturnType<typeof recordTensorCounts> | undefined;
+
 before(async () => {
   coordinator = await startCoordinator(
     { shards: TABS, rounds: ROUNDS, targetAccuracy: 1, minClientsToStart: TABS, minClientsPerRound: TABS - 1, localEpochs: 2, roundDeadlineMs: 180_000 },
@@ -29,12 +63,14 @@ before(async () => {
 });
 
 after(async () => {
+  await recording?.stop(); // stopped already, unless the run failed
   await browser?.close();
   await coordinator?.close();
 });
 
 test(`${TABS} tabs federate the MLP to at least 0.90 global test accuracy in ${ROUNDS} rounds`, { timeout: 600_000 }, async () => {
   await coordinator.waitFor(`${TABS} ready tabs`, (s) => s.clients.filter((c) => c.backend !== null).length === TABS, 180_000);
+  recording = recordTensorCounts(tabs);
   const start = await fetch(`${coordinator.url}/api/run/start`, { method: 'POST', headers: adminHeaders() });
   assert.equal(start.status, 200, await start.text());
   const state = await coordinator.waitFor('the run to finish', (s) => s.phase === 'done' || s.phase === 'stopped', 480_000);
@@ -82,14 +118,21 @@ test(`${TABS} tabs federate the MLP to at least 0.90 global test accuracy in ${R
     assert.equal(view.heldOutEvaluation?.round, ROUNDS, 'the page shows its own figure on the final model');
     assert.equal(view.lastError, null);
   }
+  await recording.stop(); // every tab has acknowledged its last update: its last round's count is in
 });
 
-test('tfjs memory stays flat across rounds in every tab', async () => {
-  for (const page of tabs) {
-    await waitForTab(page, 'numTensors reported', 'flock.numTensors !== null');
-    const { numTensors } = await tabView(page);
+test('tfjs memory stays flat across rounds in every tab', () => {
+  assert.ok(recording, 'the run above recorded the counts');
+  for (const [i, counts] of recording.counts.entries()) {
+    const perRound = Array.from({ length: ROUNDS }, (_, r) => [...(counts.get(r + 1) ?? [])]);
+    console.log(`tab ${i}: numTensors after rounds 1–${ROUNDS}: ${perRound.map((c) => c.join('/') || '?').join(', ')}`);
+    const [afterFirst] = perRound[0];
     // One model's weights + its training data + optimizer-free SGD: a small constant, not growing with rounds.
-    assert.ok(numTensors !== null && numTensors < 40, `numTensors ${numTensors}`);
+    assert.ok(afterFirst !== undefined && afterFirst < 40, `tab ${i}: numTensors after round 1: ${afterFirst}`);
+    for (const [r, seen] of perRound.entries()) {
+      assert.ok(seen.length > 0, `tab ${i}: no reading after round ${r + 1}`);
+      assert.deepEqual(seen, [afterFirst], `tab ${i}: numTensors after round ${r + 1} is ${seen.join(' and ')}, after round 1 it was ${afterFirst}`);
+    }
   }
 });
 

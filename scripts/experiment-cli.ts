@@ -46,7 +46,7 @@ ${STRATEGIES.map((s) => `                       ${s.padEnd(11)} ${describePreset
   --centralized      also train the centralized baseline: centralizedAccuracy and ratio in the JSON
   --workers W        worker threads hosting the clients (default: one per core, at most one per client)
   --alpha A          the same as --dirichlet-alpha
-  --<setting-name>   any setting of the README's table in kebab case, e.g. --proximal-mu 0.01,
+  --<setting-name>   any setting of docs/settings.md in kebab case, e.g. --proximal-mu 0.01,
                      --server-learning-rate 0.03, --fraction-clients 0.5; it overrides the preset
   --help             this text
 

@@ -2,7 +2,8 @@
 // Draws the learning bench's curves (bench/learning.bench.ts): test accuracy per round, one panel
 // per split, one line per strategy and the centralized baseline dashed (its "round" is localEpochs
 // epochs over the union, the same examples seen). Plain SVG written here, no dependency; sized for
-// the README's width. Mistakes in the flags: one line, exit code 2; a file it cannot read: exit 1.
+// the 880-pixel width docs/experiments.md shows it at. Mistakes in the flags: one line, exit code 2;
+// a file it cannot read: exit 1.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,4 +1,4 @@
-// Renders docs/skewed-runs.png, the README's picture of learning on skewed data: four headless
+// Renders docs/skewed-runs.png, the picture of learning on skewed data in docs/training.md: four headless
 // tabs run the same 8 rounds three times (IID; Dirichlet α = 0.1; Dirichlet α = 0.1 with
 // FedProx), and the dashboard's "Runs compared" card and tabs table are captured.
 //

@@ -22,7 +22,7 @@ export interface ServerConfig {
 
 export const DEFAULT_DATA_DIR = join(ROOT_DIR, '.flock-data');
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof TransportLimits)[];
-const SERVER_KEYS = ['host', 'port', 'adminToken', 'roomCode', 'dataDir', 'fresh', ...LIMIT_KEYS] as const;
+export const SERVER_KEYS = ['host', 'port', 'adminToken', 'roomCode', 'dataDir', 'fresh', ...LIMIT_KEYS] as const;
 const TEXT_KEYS = new Set(['host', 'adminToken', 'roomCode', 'dataDir', 'fresh']);
 /** Flags that need no value: `--fresh` alone means true. */
 const SWITCHES = new Set(['fresh']);

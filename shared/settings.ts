@@ -1,5 +1,6 @@
 // Every knob of a training run, in one validated object. The JSON schema below
-// is used by the HTTP routes, the config loader and the dashboard alike.
+// is used by the HTTP routes, the config loader and the dashboard alike; its descriptions
+// and the defaults make the table in docs/settings.md (server/settings-docs.test.ts checks it).
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { MODEL_NAMES } from './model-spec.ts';
@@ -14,13 +15,15 @@ const num = (minimum: number, maximum: number, description: string) => Type.Numb
 
 export const SettingsSchema = Type.Object(
   {
-    model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m)), { description: 'model to train: mlp, cnn or mlp-large' }),
+    model: Type.Union(MODEL_NAMES.map((m) => Type.Literal(m)), {
+      description: 'model to train: mlp (784-200-200-10, trains on every backend), cnn (2×conv+pool, dense) or mlp-large (784-1024-200-10, 1.01M parameters)',
+    }),
     rounds: int(1, 10_000, 'rounds to run before stopping'),
     targetAccuracy: num(0, 1, 'stop once global test accuracy (with centralEvaluation off: the tabs\' federated accuracy) reaches this (1 = never stop early)'),
     fractionClients: num(0, 1, 'fraction of ready tabs selected each round'),
     minClientsPerRound: int(1, 10_000, 'fewest updates a round needs to aggregate; fewer and the round is retried'),
     maxClientsPerRound: int(1, 10_000, 'most tabs selected in one round'),
-    minClientsToStart: int(1, 10_000, 'ready tabs needed before a round opens'),
+    minClientsToStart: int(1, 10_000, 'ready tabs needed before the first round opens'),
     localEpochs: int(1, 100, 'local epochs per round on each tab'),
     batchSize: int(1, 4096, 'local mini-batch size'),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'local SGD learning rate' }),
@@ -28,7 +31,7 @@ export const SettingsSchema = Type.Object(
     evalFraction: Type.Number({
       minimum: 0,
       exclusiveMaximum: 1,
-      description: 'federated evaluation: fraction of its shard each tab holds out and never trains on; it evaluates every global model it receives on them and reports accuracy, loss and count (0 = off)',
+      description: 'federated evaluation: fraction of its shard each tab holds out and never trains on (< 1); it evaluates every global model it receives on them and reports accuracy, loss and count (0 = off)',
     }),
     centralEvaluation: Type.Boolean({
       description: 'evaluate each global model on the coordinator\'s test set; off: the tabs\' federated evaluation is the round\'s accuracy and decides targetAccuracy (needs evalFraction > 0)',
@@ -39,19 +42,19 @@ export const SettingsSchema = Type.Object(
     samplingRate: num(0, 1, 'DP (noiseMultiplier > 0): each ready tab takes part in a round independently with this probability q (Poisson sampling)'),
     population: int(0, 1_000_000, 'DP: tabs the guarantee is about, which sizes the fixed denominator (0 = the tabs that have joined the room)'),
     dpDelta: Type.Number({ exclusiveMinimum: 0, maximum: 0.1, description: 'DP: δ of the (ε, δ) guarantee' }),
-    targetEpsilon: num(0, 1e4, 'DP: the run ends before a round would take the ε spent past this budget (0 = no budget)'),
-    adaptiveClipping: Type.Boolean({ description: 'clipNorm is only the start: C follows the target quantile of the update norms (Andrew et al. 2021)' }),
+    targetEpsilon: num(0, 1e4, 'DP: the run ends before a round would take the ε spent past this budget (0 = no budget; needs noiseMultiplier > 0)'),
+    adaptiveClipping: Type.Boolean({ description: 'clipNorm is only the start: C follows the target quantile of the update norms (Andrew et al. 2021); not with local DP' }),
     clipQuantile: num(0, 1, 'adaptive clipping: the fraction of updates C should leave unclipped'),
     clipLearningRate: num(0, 10, 'adaptive clipping: step η of the geometric update C ← C·exp(−η(b − quantile))'),
     clipCountNoise: num(0, 1e6, 'adaptive clipping with DP: std σ_b of the noise on the count of unclipped updates (must exceed noiseMultiplier / 2)'),
-    localNoiseMultiplier: num(0, 1e3, 'local DP: each tab clips its delta to clipNorm and adds noise of std z·clipNorm itself before sending (0 = off)'),
-    secureAggregation: Type.Boolean({ description: 'the coordinator learns only the sum of each round\'s updates (pairwise masks, Bonawitz et al. 2017); needs clipNorm > 0' }),
+    localNoiseMultiplier: num(0, 1e3, 'local DP: each tab clips its delta to clipNorm and adds noise of std z·clipNorm itself before sending (0 = off; excludes noiseMultiplier)'),
+    secureAggregation: Type.Boolean({ description: 'the coordinator learns only the sum of each round\'s updates (pairwise masks, Bonawitz et al. 2017); needs clipNorm > 0 and aggregation fedavg' }),
     secAggThreshold: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'secure aggregation: fraction t/n of the tabs that sent keys needed to unmask (t ≥ 2)' }),
     secAggStepMs: int(1_000, 600_000, 'secure aggregation: deadline of each key, share and unmask step'),
     distributedNoise: Type.Boolean({ description: 'secure aggregation with DP: each tab adds its share of the noise before masking, so no one sees a noise-free sum' }),
     clientWeightCap: int(0, 1e9, 'cap on one tab\'s FedAvg weight in examples (0 = no cap)'),
     aggregation: Type.Union(AGGREGATION_RULES.map((r) => Type.Literal(r)), {
-      description: 'how updates are combined: fedavg, median, trimmed-mean, krum, multi-krum or norm-bound',
+      description: 'how updates are combined: fedavg, median, trimmed-mean, krum, multi-krum or norm-bound (noise needs fedavg or norm-bound)',
     }),
     trimFraction: Type.Number({ minimum: 0, exclusiveMaximum: 0.5, description: 'trimmed-mean: fraction β of values dropped at each end, per coordinate' }),
     byzantineClients: int(0, 1_000, 'krum / multi-krum: attackers f to tolerate (needs at least 2f + 3 updates)'),
@@ -67,9 +70,9 @@ export const SettingsSchema = Type.Object(
       maximum: 10,
       description: 'server optimizer: step size η (not used by none); the adaptive ones move each value by about η a round, so try 0.01–0.1 with them',
     }),
-    serverMomentum: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'server optimizer: β₁, fedavgm\'s momentum and the adaptive ones\' decay of the mean step m' }),
-    serverBeta2: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'fedadam, fedyogi: β₂, the decay of the mean squared step v' }),
-    serverTau: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'adaptive server optimizers: τ in the step η·m / (√v + τ); the larger, the less adaptive' }),
+    serverMomentum: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'server optimizer: β₁ in [0, 1), fedavgm\'s momentum and the adaptive ones\' decay of the mean step m' }),
+    serverBeta2: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'fedadam, fedyogi: β₂ in [0, 1), the decay of the mean squared step v' }),
+    serverTau: Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'adaptive server optimizers: τ > 0 in the step η·m / (√v + τ); the larger, the less adaptive' }),
     partition: Type.Union(PARTITIONS.map((p) => Type.Literal(p)), {
       description: 'how the training set is split into shards: iid (shuffled, equal sizes), dirichlet (uneven digit mix, dirichletAlpha), shards (about classesPerClient digits each) or quantity (power-law sizes, quantitySkew)',
     }),
@@ -80,7 +83,7 @@ export const SettingsSchema = Type.Object(
     }),
     classesPerClient: int(1, 10, 'shards partition: label-sorted slices per shard, so each shard holds about this many digits (McMahan et al. 2017)'),
     quantitySkew: num(0, 10, 'quantity partition: exponent β of the shard sizes, size_k ∝ (k + 1)^−β (0 = equal sizes), digits iid within a shard; each shard keeps at least 32 examples where the data allows'),
-    shards: int(0, 1_000, 'number of shards the 8,000 training digits are split into; tab k gets shard k mod shards. 0: one shard per tab, dealt when the run\'s first round opens, so every digit is in use whatever the number of tabs'),
+    shards: int(0, 1_000, 'number of shards the 8,000 training digits are split into; tab k gets shard k mod shards. 0: one shard per tab, dealt when the run\'s first round opens, so every digit is in use whatever the number of tabs (tabs joining later share a shard)'),
     seed: int(0, 2 ** 31 - 1, 'seed for the split, client sampling, initial weights and noise'),
   },
   { additionalProperties: false },

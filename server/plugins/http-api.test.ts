@@ -5,22 +5,38 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeDataset } from '../../shared/dataset-format.ts';
-import { MODEL_SPECS } from '../../shared/model-spec.ts';
+import { MODEL_SPECS, modelSpec } from '../../shared/model-spec.ts';
+import { createRng } from '../../shared/fl/rng.ts';
 import { resolveSettings } from '../../shared/settings.ts';
 import { decodeWeights } from '../../shared/wire.ts';
 import * as tf from '@tensorflow/tfjs';
-import { buildApp, type FlockApp } from '../app.ts';
+import { buildApp, type AppOptions, type FlockApp } from '../app.ts';
 import { ScriptedEvaluator } from '../../harness/scripted-evaluator.ts';
 
 let flock: FlockApp;
 const admin = { authorization: 'Bearer test-admin-token' };
+
+/** Seeded values spread over [−1, 1): an export that loses, zeroes or reorders weights shows. */
+function seededWeights(count: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  const weights = new Float32Array(count);
+  for (let i = 0; i < count; i++) weights[i] = 2 * rng.next() - 1;
+  return weights;
+}
+
+/** The scripted evaluator's answers, but the run starts from seeded non-zero weights instead of zeros. */
+const scripted = new ScriptedEvaluator();
+const seededStart: NonNullable<AppOptions['evaluator']> = {
+  initialWeights: (model, seed) => seededWeights(modelSpec(model).paramCount, seed),
+  evaluate: (model, weights) => scripted.evaluate(model, weights),
+};
 
 before(async () => {
   flock = await buildApp({
     settings: resolveSettings({ shards: 4 }),
     access: { adminToken: 'test-admin-token', roomCode: null },
     distDir: mkdtempSync(join(tmpdir(), 'flock-dist-')),
-    evaluator: new ScriptedEvaluator(),
+    evaluator: seededStart,
   });
 });
 after(() => flock.app.close());
@@ -90,12 +106,16 @@ test('start and stop: 409 when the request does not fit the phase, settings froz
   assert.deepEqual((await flock.app.inject({ method: 'POST', url: '/api/run/reset', headers: admin })).json(), { ok: true, phase: 'idle' });
 });
 
-test('the global model downloads in TensorFlow.js format and loads back with the same weights', async () => {
+test('the global model downloads in TensorFlow.js format and loads back with exactly its weights', async () => {
+  const spec = MODEL_SPECS.mlp;
+  const expected = seededWeights(spec.paramCount, flock.coordinator.settings.seed);
+  assert.deepEqual(flock.coordinator.rounds.global, expected, 'the run starts from the seeded weights');
   const json = await flock.app.inject('/api/model/model.json');
   assert.equal(json.statusCode, 200, json.body);
   const modelJson = json.json();
   assert.deepEqual(modelJson.weightsManifest[0].paths, ['weights.bin']);
   const weights = (await flock.app.inject('/api/model/weights.bin')).rawPayload;
+  assert.equal(weights.byteLength, spec.paramCount * 4, 'float32, nothing else');
   const model = await tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: modelJson.modelTopology,
@@ -103,9 +123,21 @@ test('the global model downloads in TensorFlow.js format and loads back with the
       weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
     }),
   );
-  const loaded = new Float32Array(model.getWeights().flatMap((w) => Array.from(w.dataSync())));
-  assert.deepEqual(loaded, flock.coordinator.rounds.global);
-  assert.deepEqual(model.outputs[0].shape, [null, 10]);
+  try {
+    const tensors = model.getWeights();
+    assert.deepEqual(tensors.map((t) => t.shape), spec.tensorShapes, 'the tensors in the layout of shared/model-spec.ts');
+    // Tensor by tensor, so a swapped or transposed tensor is named, then every value exactly.
+    let offset = 0;
+    for (const [i, tensor] of tensors.entries()) {
+      const values = tensor.dataSync() as Float32Array;
+      assert.deepEqual(values, expected.subarray(offset, offset + values.length), `tensor ${i} (${tensor.shape.join('×')})`);
+      offset += values.length;
+    }
+    assert.equal(offset, spec.paramCount);
+    assert.deepEqual(model.outputs[0].shape, [null, 10]);
+  } finally {
+    model.dispose();
+  }
 });
 
 test('unknown fields in a body are refused, not quietly dropped', async () => {

@@ -1,4 +1,5 @@
-// What tabs and coordinator say to each other during secure aggregation, unpacked: the records the
+// What tabs and coordinator say to each other during secure aggregation (docs/privacy.md has the
+// steps and the threat model), unpacked: the records the
 // protocol steps (participant.ts, unmasker.ts) work on, and the sizes that bound them. On the wire
 // they travel packed into one binary field per message (wire-codec.ts), whose shapes and size
 // limits are rows of the protocol table (shared/protocol/messages.ts). Every message from the

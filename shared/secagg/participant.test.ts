@@ -40,7 +40,7 @@ test('a roster that swaps this tab\'s own key is refused: the coordinator would 
   }
 });
 
-test('known limit, no PKI: a tab cannot tell that another tab\'s key was swapped (README.md, threat model)', async () => {
+test('known limit, no PKI: a tab cannot tell that another tab\'s key was swapped (docs/privacy.md, what secure aggregation does not do)', async () => {
   const { tabs, roster } = await advertiseAll(IDS);
   const coordinatorsOwn = await SecAggParticipant.create({ clientId: 'tab-c', round: 1, attempt: 1 });
   const swapped = roster.map((e) => (e.clientId === 'tab-c' ? { ...e, cPublicKey: coordinatorsOwn.advertise().cPublicKey } : e));

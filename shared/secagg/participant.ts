@@ -1,4 +1,4 @@
-// One tab's side of one attempt of secure aggregation (Bonawitz et al. 2017, §4; README.md):
+// One tab's side of one attempt of secure aggregation (Bonawitz et al. 2017, §4; docs/privacy.md):
 //   advertise → shareKeys(roster) → receiveShares(U2 + ciphertexts) → maskInput(x) → reveal(U3)
 // Pure protocol logic over WebCrypto: the transport (page or headless participant) carries the
 // messages. Every message from the coordinator is checked here, since the coordinator relays

@@ -1,4 +1,4 @@
-// The coordinator's side of one attempt of secure aggregation (README.md): it sums the masked
+// The coordinator's side of one attempt of secure aggregation (docs/privacy.md): it sums the masked
 // inputs as they come (O(P) memory), names the survivors U3, takes the tabs' reveals and, from any
 // t of them, removes the masks:
 //   sum = Σ_{u∈U3} y_u − Σ_{u∈U3} PRG(b_u) − Σ_{u∈U3, v∈U2\U3} sign(u, v) · PRG(s_uv)   mod 2³²
