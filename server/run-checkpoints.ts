@@ -33,7 +33,11 @@ export class RunCheckpoints {
   private readonly store: CheckpointStore;
 
   constructor(dir: string, log: (level: 'info' | 'warn', message: string) => void) {
-    this.store = new CheckpointStore({ dir, keep: 3, log });
+    const advice =
+      'Restore a checkpoint from a backup to go on with this run, or start with --fresh for a new one: it removes every ' +
+      `checkpoint-*.flock file in ${dir} (these too) and starts again from round 0; the tabs join as new tabs, and the room ` +
+      'code and admin token are made anew unless given.';
+    this.store = new CheckpointStore({ dir, keep: 3, log, advice });
   }
 
   /** Copies the model and the optimizer's state at once: the run may move on before the write is done. */
