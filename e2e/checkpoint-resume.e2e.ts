@@ -4,13 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { adminHeaders } from '../harness/coordinator.ts';
-import { startCoordinatorProcess, type CoordinatorProcess } from '../harness/coordinator-process.ts';
+import { freePort, startCoordinatorProcess, type CoordinatorProcess } from '../harness/coordinator-process.ts';
 import { tabView } from '../harness/participant-page.ts';
 
 const ROUNDS = 4;
@@ -25,17 +24,6 @@ after(async () => {
   await running?.kill('SIGTERM');
   await browser?.close();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const weightsOf = async (url: string) => Buffer.from(await (await fetch(`${url}/api/weights`)).arrayBuffer());
 

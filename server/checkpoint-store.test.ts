@@ -1,11 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '../shared/fl/rng.ts';
-import { CheckpointError, CheckpointStore, type CheckpointStoreOptions } from './checkpoint-store.ts';
+import { CheckpointError, CheckpointStore, UnusableCheckpointsError, type CheckpointStoreOptions } from './checkpoint-store.ts';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'flock-checkpoint-'));
@@ -157,15 +157,96 @@ test('a garbage file with a checkpoint name is skipped as not a Flock checkpoint
   assert.deepEqual(warnings, [`skipping damaged checkpoint ${garbage}: not a Flock checkpoint; trying the previous one`]);
 });
 
-test('when every checkpoint is damaged, each gets its warning and the result is null', async (t) => {
+test('when every checkpoint is damaged, loadLatest refuses with one error naming each file and why, and deletes nothing', async (t) => {
   const dir = await tempDir(t);
-  const { store, warnings } = storeIn(dir);
+  const { store, warnings } = storeIn(dir, { advice: 'Start with --fresh to begin a new run.' });
   await writeFile(join(dir, 'checkpoint-00000001.flock'), '');
   await writeFile(join(dir, 'checkpoint-00000002.flock'), 'FLOCK');
-  assert.equal(await store.loadLatest(), null);
-  assert.deepEqual(warnings, [
-    `skipping damaged checkpoint ${join(dir, 'checkpoint-00000002.flock')}: truncated: 5 of at least 56 bytes (header incomplete); trying the previous one`,
-    `skipping damaged checkpoint ${join(dir, 'checkpoint-00000001.flock')}: truncated: 0 of at least 56 bytes (header incomplete); trying the previous one`,
+  await assert.rejects(store.loadLatest(), (error: Error) => {
+    assert.equal(error.name, 'UnusableCheckpointsError');
+    assert.equal(
+      error.message,
+      [
+        `none of the 2 checkpoints in ${dir} can be used (nothing was deleted):`,
+        `  ${join(dir, 'checkpoint-00000002.flock')}: truncated: 5 of at least 56 bytes (header incomplete)`,
+        `  ${join(dir, 'checkpoint-00000001.flock')}: truncated: 0 of at least 56 bytes (header incomplete)`,
+        'Start with --fresh to begin a new run.',
+      ].join('\n'),
+    );
+    return true;
+  });
+  assert.deepEqual(warnings, [], 'the error says it all, once');
+  assert.deepEqual((await readdir(dir)).sort(), ['checkpoint-00000001.flock', 'checkpoint-00000002.flock']);
+});
+
+test('a directory in place of a checkpoint is damage named by its path, and the previous one is loaded', async (t) => {
+  const dir = await tempDir(t);
+  const { store, warnings } = storeIn(dir);
+  await store.save({ meta: { round: 1 }, arrays: {} });
+  const impostor = join(dir, 'checkpoint-00000002.flock');
+  await mkdir(impostor);
+  assert.equal((await store.loadLatest())?.sequence, 1);
+  assert.deepEqual(warnings, [`skipping damaged checkpoint ${impostor}: a directory, not a checkpoint file; trying the previous one`]);
+});
+
+test('a checkpoint that fails verify counts as damaged: the previous one is loaded, and only it is said to be loaded', async (t) => {
+  const dir = await tempDir(t);
+  const lines: string[] = [];
+  const verify = (checkpoint: { meta: unknown }) => {
+    if ((checkpoint.meta as { round: number }).round === 2) throw new CheckpointError('round 2 is no good');
+  };
+  const store = new CheckpointStore({ dir, verify, log: (level, message) => lines.push(`${level}: ${message}`) });
+  await store.save({ meta: { round: 1 }, arrays: {} });
+  const second = await store.save({ meta: { round: 2 }, arrays: {} });
+  lines.length = 0;
+  const loaded = await store.loadLatest();
+  assert.deepEqual(loaded?.checkpoint.meta, { round: 1 });
+  assert.deepEqual(lines, [
+    `warn: skipping damaged checkpoint ${second.path}: round 2 is no good; trying the previous one`,
+    `info: loaded checkpoint ${join(dir, 'checkpoint-00000001.flock')}`,
+  ]);
+  // A bug in verify is not damage: it is thrown, not skipped.
+  const buggy = new CheckpointStore({ dir, verify: () => { throw new TypeError('oops'); }, log: () => {} });
+  await assert.rejects(buggy.loadLatest(), TypeError);
+});
+
+test('later saves never prune a damaged file, nor count it among the kept ones', async (t) => {
+  const dir = await tempDir(t);
+  const verify = (checkpoint: { meta: unknown }) => {
+    if ((checkpoint.meta as { bad?: boolean }).bad) throw new CheckpointError('verify refuses it');
+  };
+  const first = storeIn(dir, { verify }).store;
+  await first.save({ meta: { round: 1, bad: true } , arrays: {} }); // a valid file the run refuses
+  await first.save({ meta: { round: 2 }, arrays: {} });
+  await first.save({ meta: { round: 3 }, arrays: {} });
+  await writeFile(join(dir, 'checkpoint-00000004.flock'), 'FLOCKCKP damaged by a failing disk, long enough for a header......');
+  await mkdir(join(dir, 'checkpoint-00000005.flock'));
+  await writeFile(join(dir, 'checkpoint-00000006.flock'), '');
+
+  // A restart: this store has not seen any of these files.
+  const { store, warnings } = storeIn(dir, { verify });
+  assert.equal((await store.loadLatest())?.sequence, 3);
+  for (let round = 7; round <= 10; round++) await store.save({ meta: { round }, arrays: {} });
+  assert.deepEqual((await readdir(dir)).sort(), [
+    'checkpoint-00000001.flock', // refused by verify: kept, though older than everything kept
+    'checkpoint-00000004.flock',
+    'checkpoint-00000005.flock',
+    'checkpoint-00000006.flock',
+    'checkpoint-00000008.flock', // the 3 newest good ones
+    'checkpoint-00000009.flock',
+    'checkpoint-00000010.flock',
+  ]);
+  assert.equal(warnings.filter((w) => w.includes('checkpoint-00000001.flock')).length, 1, 'a file refused while pruning is warned about once');
+  assert.match(warnings.find((w) => w.includes('checkpoint-00000001.flock'))!, /keeping damaged checkpoint .*: verify refuses it; it is never removed automatically/);
+
+  // Another restart: the good files it did not write are verified once, then pruned as usual.
+  const again = storeIn(dir, { verify }).store;
+  assert.equal((await again.loadLatest())?.sequence, 10);
+  await again.save({ meta: { round: 11 }, arrays: {} });
+  assert.deepEqual((await readdir(dir)).filter((name) => Number(name.slice(11, 19)) > 6).sort(), [
+    'checkpoint-00000009.flock',
+    'checkpoint-00000010.flock',
+    'checkpoint-00000011.flock',
   ]);
 });
 
@@ -206,9 +287,12 @@ test('other header and metadata damage is named', async (t) => {
   const reasons = async (write: (path: string) => Promise<void>) => {
     const path = join(dir, 'checkpoint-00000001.flock');
     await write(path);
-    warnings.length = 0;
-    assert.equal(await store.loadLatest(), null);
-    return warnings.map((w) => w.replace(/^skipping damaged checkpoint \S+: (.*); trying the previous one$/, '$1'));
+    const refused = await store.loadLatest().then(
+      () => assert.fail('the only checkpoint is damaged: loadLatest should refuse'),
+      (error: unknown) => (assert.ok(error instanceof UnusableCheckpointsError), error),
+    );
+    assert.deepEqual(warnings, []);
+    return refused.refusals.map((r) => r.reason);
   };
   const json = Buffer.from('{"meta":1,"arrays":[]}'); // 22 bytes, padded to 24
   const body = Buffer.concat([json, Buffer.alloc(2)]);

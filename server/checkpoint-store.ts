@@ -20,6 +20,11 @@
 // Writes are atomic (temp file, fsync, rename, fsync of the directory): after a crash the
 // newest complete file is either the old one or the new one, never half of one. One store per
 // directory: two processes saving into the same directory are not coordinated.
+//
+// A file that cannot be used (damaged, or refused by the caller's verify) is never deleted by the
+// store on its own: it stays for inspection, and only clear() (an explicit "start anew") removes it.
+// When the directory holds checkpoints but none can be used, loadLatest refuses rather than
+// returning null, so a damaged disk never silently turns into a new run.
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,11 +41,35 @@ export interface CheckpointStoreOptions {
   /** How many of the newest checkpoints to keep on disk; default 3. */
   keep?: number;
   log?: (level: 'info' | 'warn', message: string) => void;
+  /**
+   * Whether the caller can use a checkpoint whose file is intact: throws CheckpointError saying why
+   * not (e.g. "global[12] is NaN"), and then the file counts as damaged, exactly like a bad checksum.
+   */
+  verify?: (checkpoint: Checkpoint) => void;
+  /** Appended to UnusableCheckpointsError's message: what the user can do about it. */
+  advice?: string;
 }
 
+/** One file is damaged or unusable; the message says why (the store adds the path). */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
+
+/** The directory holds checkpoints but none can be used, or one cannot be read at all: the run cannot go on from it. */
+export class UnusableCheckpointsError extends Error {
+  override name = 'UnusableCheckpointsError';
+  constructor(
+    message: string,
+    readonly refusals: readonly { path: string; reason: string }[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** What this store knows of a file: that it wrote or verified it, or why it cannot be used. */
+type Verdict = { usable: true } | { usable: false; reason: string };
+const USABLE: Verdict = { usable: true };
 
 assertLittleEndian('a checkpoint');
 
@@ -58,6 +87,10 @@ export class CheckpointStore {
   private readonly dir: string;
   private readonly keep: number;
   private readonly log: (level: 'info' | 'warn', message: string) => void;
+  private readonly verify: (checkpoint: Checkpoint) => void;
+  private readonly advice: string | undefined;
+  /** By file name; pruning deletes only files known usable, so a file never read is read first. */
+  private readonly verdicts = new Map<string, Verdict>();
   // Operations run one after another, so a save never races a prune, a load or a clear.
   private pending: Promise<unknown> = Promise.resolve();
 
@@ -69,6 +102,8 @@ export class CheckpointStore {
     this.dir = options.dir;
     this.keep = keep;
     this.log = options.log ?? ((level, message) => (level === 'warn' ? console.warn(message) : console.info(message)));
+    this.verify = options.verify ?? (() => {});
+    this.advice = options.advice;
   }
 
   /** Writes atomically: temp file in the same dir, write, fsync, rename, fsync the directory. Then prunes to `keep` newest. */
@@ -77,15 +112,16 @@ export class CheckpointStore {
   }
 
   /**
-   * Newest checkpoint that verifies. A damaged newer one is skipped with one warn line naming the
-   * file and why; it stays on disk for inspection. null when there is none or `dir` does not exist.
-   * I/O errors other than damage (e.g. EACCES) throw: falling back silently would hide them.
+   * Newest checkpoint that is intact and passes verify. A damaged newer one is skipped with one warn
+   * line naming the file and why; it stays on disk for inspection. null when there is no checkpoint
+   * file or `dir` does not exist. UnusableCheckpointsError when there are checkpoint files but none
+   * can be used, or one cannot be read (e.g. EACCES): falling back silently would hide that.
    */
   loadLatest(): Promise<{ checkpoint: Checkpoint; path: string; sequence: number } | null> {
     return this.serially(() => this.loadLatestNow());
   }
 
-  /** Removes every checkpoint and leftover temp file of this store (start fresh); other files in `dir` stay. */
+  /** Removes every checkpoint file (damaged ones too) and leftover temp file (start fresh); other files in `dir` stay. */
   clear(): Promise<void> {
     return this.serially(() => this.clearNow());
   }
@@ -101,19 +137,20 @@ export class CheckpointStore {
     const { header, pieces, bytes } = encodeCheckpoint(checkpoint);
     let path: string;
     let sequence: number;
-    let older: number[];
+    let older: string[];
     try {
       await mkdir(this.dir, { recursive: true });
       const listing = await this.list();
       for (const leftover of listing.temps) await unlink(join(this.dir, leftover));
-      older = listing.checkpoints.map((c) => c.sequence);
-      sequence = (older[0] ?? 0) + 1;
+      older = listing.checkpoints.map((c) => c.name);
+      sequence = (listing.checkpoints[0]?.sequence ?? 0) + 1;
       path = join(this.dir, fileName(sequence));
       await this.writeAtomically(path, [header, ...pieces]);
     } catch (error) {
       throw new CheckpointError(`cannot save a checkpoint in ${this.dir}: ${(error as Error).message}`, { cause: error });
     }
-    await this.prune([sequence, ...older]);
+    this.verdicts.set(fileName(sequence), USABLE);
+    await this.prune([fileName(sequence), ...older]);
     return { path, bytes, sequence };
   }
 
@@ -141,13 +178,17 @@ export class CheckpointStore {
     await syncDirectory(this.dir);
   }
 
-  // No directory fsync after unlinking: if a crash brings an old file back, it is older than
-  // the newest one and the next prune removes it again.
-  private async prune(sequencesNewestFirst: number[]): Promise<void> {
-    for (const sequence of sequencesNewestFirst.slice(this.keep)) {
-      const path = join(this.dir, fileName(sequence));
+  // Keeps the `keep` newest usable files and every unusable one. No directory fsync after
+  // unlinking: if a crash brings an old file back, the next prune removes it again.
+  private async prune(namesNewestFirst: string[]): Promise<void> {
+    let usable = 0;
+    for (const name of namesNewestFirst) {
+      if (!(await this.knownUsable(name))) continue;
+      if (++usable <= this.keep) continue;
+      const path = join(this.dir, name);
       try {
         await unlink(path);
+        this.verdicts.delete(name);
       } catch (error) {
         // The new checkpoint is already safe; a stale one left behind is not a failed save.
         this.log('warn', `could not remove old checkpoint ${path}: ${(error as Error).message}`);
@@ -155,25 +196,75 @@ export class CheckpointStore {
     }
   }
 
+  /** Whether this store wrote or verified `name`; a file it has not seen yet (left by an earlier process) is verified once. */
+  private async knownUsable(name: string): Promise<boolean> {
+    let verdict = this.verdicts.get(name);
+    if (!verdict) {
+      const path = join(this.dir, name);
+      try {
+        await this.readUsable(path);
+        verdict = USABLE;
+      } catch (error) {
+        const reason = error instanceof CheckpointError ? error.message : isIoError(error) ? `cannot be read (${error.message})` : null;
+        if (reason === null) throw error;
+        verdict = { usable: false, reason };
+        this.log('warn', `keeping damaged checkpoint ${path}: ${reason}; it is never removed automatically`);
+      }
+      this.verdicts.set(name, verdict);
+    }
+    return verdict.usable;
+  }
+
+  /** Reads one file and passes it through verify. Damage of either kind throws CheckpointError; I/O errors pass through. */
+  private async readUsable(path: string): Promise<Checkpoint> {
+    const checkpoint = await readCheckpoint(path);
+    this.verify(checkpoint);
+    return checkpoint;
+  }
+
   private async loadLatestNow(): Promise<{ checkpoint: Checkpoint; path: string; sequence: number } | null> {
     const { checkpoints } = await this.list();
+    const refusals: { path: string; reason: string }[] = [];
     for (const { sequence, name } of checkpoints) {
       const path = join(this.dir, name);
       try {
-        const checkpoint = await readCheckpoint(path);
+        const checkpoint = await this.readUsable(path);
+        // Only now, once one is found: when none is, the refusal says it all in one message.
+        for (const refusal of refusals) this.log('warn', `skipping damaged checkpoint ${refusal.path}: ${refusal.reason}; trying the previous one`);
         this.log('info', `loaded checkpoint ${path}`);
+        this.verdicts.set(name, USABLE);
         return { checkpoint, path, sequence };
       } catch (error) {
+        if (isIoError(error)) {
+          throw new UnusableCheckpointsError(this.withAdvice(`cannot read the checkpoint ${path} (${error.message}); nothing was deleted.`), [], { cause: error });
+        }
         if (!(error instanceof CheckpointError)) throw error;
-        this.log('warn', `skipping damaged checkpoint ${path}: ${error.message}; trying the previous one`);
+        refusals.push({ path, reason: error.message });
+        this.verdicts.set(name, { usable: false, reason: error.message });
       }
     }
-    return null;
+    if (refusals.length === 0) return null;
+    const which = refusals.length === 1 ? `the only checkpoint in ${this.dir} cannot` : `none of the ${refusals.length} checkpoints in ${this.dir} can`;
+    const lines = [`${which} be used (nothing was deleted):`, ...refusals.map((r) => `  ${r.path}: ${r.reason}`)];
+    throw new UnusableCheckpointsError(this.withAdvice(lines.join('\n')), refusals);
+  }
+
+  private withAdvice(message: string): string {
+    return this.advice ? `${message}\n${this.advice}` : message;
   }
 
   private async clearNow(): Promise<void> {
     const { checkpoints, temps } = await this.list();
-    for (const name of [...checkpoints.map((c) => c.name), ...temps]) await unlink(join(this.dir, name));
+    this.verdicts.clear();
+    for (const name of [...checkpoints.map((c) => c.name), ...temps]) {
+      const path = join(this.dir, name);
+      try {
+        await unlink(path);
+      } catch (error) {
+        // e.g. a directory by that name: removing it and what it holds is not the store's call.
+        throw new CheckpointError(`cannot remove ${path}: ${(error as Error).message}; move it out of ${this.dir}`, { cause: error });
+      }
+    }
     // Without this a crash could bring back the run the user asked to forget.
     if (checkpoints.length + temps.length > 0) await syncDirectory(this.dir);
   }
@@ -240,11 +331,26 @@ function encodeCheckpoint({ meta, arrays }: Checkpoint): { header: Uint8Array; p
   return { header, pieces, bytes: HEADER_BYTES + bodyBytes };
 }
 
+/** An error of the file system (it has an errno code), as opposed to a bug. */
+function isIoError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}
+
+const NOT_A_FILE = 'a directory, not a checkpoint file';
+
 /** Reads and verifies one file. Damage throws CheckpointError with the reason; I/O errors pass through. */
 async function readCheckpoint(path: string): Promise<Checkpoint> {
-  const handle = await open(path, 'r');
+  let handle: FileHandle;
   try {
-    const fileBytes = (await handle.stat()).size;
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw new CheckpointError(NOT_A_FILE);
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new CheckpointError(stats.isDirectory() ? NOT_A_FILE : 'not a regular file');
+    const fileBytes = stats.size;
     const header = new Uint8Array(Math.min(HEADER_BYTES, fileBytes));
     await readFully(handle, header, 0);
     if (!MAGIC.subarray(0, header.byteLength).every((b, i) => header[i] === b)) {

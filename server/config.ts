@@ -1,6 +1,8 @@
 // Turns command-line flags and environment variables into validated settings.
-// Every setting can be given as --name value, --name=value or FLOCK_NAME (UPPER_SNAKE).
-import { DEFAULT_SETTINGS, resolveSettings, SettingsError, type Settings } from '../shared/settings.ts';
+// Every setting can be given as --name value, --name=value or FLOCK_NAME (UPPER_SNAKE); a
+// boolean one also as a bare --name (true). Each text is read by the setting's schema type.
+import { KindGuard } from '@sinclair/typebox';
+import { resolveSettings, SettingsError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import { join } from 'node:path';
 import { generateAdminToken, generateRoomCode, type Access } from './access.ts';
 import { ROOT_DIR } from './data-paths.ts';
@@ -22,19 +24,42 @@ export interface ServerConfig {
 
 export const DEFAULT_DATA_DIR = join(ROOT_DIR, '.flock-data');
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof TransportLimits)[];
-export const SERVER_KEYS = ['host', 'port', 'adminToken', 'roomCode', 'dataDir', 'fresh', ...LIMIT_KEYS] as const;
-const TEXT_KEYS = new Set(['host', 'adminToken', 'roomCode', 'dataDir', 'fresh']);
-/** Flags that need no value: `--fresh` alone means true. */
-const SWITCHES = new Set(['fresh']);
+
+type ValueKind = 'text' | 'number' | 'boolean';
+/** The coordinator's own keys, beside the run's settings (whose kinds come from SettingsSchema). */
+export const SERVER_KEYS: Record<string, ValueKind> = {
+  host: 'text',
+  port: 'number',
+  adminToken: 'text',
+  roomCode: 'text',
+  dataDir: 'text',
+  fresh: 'boolean',
+  ...Object.fromEntries(LIMIT_KEYS.map((key) => [key, 'number'])),
+};
+const SETTING_KEYS: Record<string, ValueKind> = Object.fromEntries(
+  Object.entries(SettingsSchema.properties).map(([key, schema]) => [
+    key,
+    // The unions are of string literals (model, aggregation, …): resolveSettings names the allowed ones.
+    KindGuard.IsBoolean(schema) ? 'boolean' : KindGuard.IsNumber(schema) || KindGuard.IsInteger(schema) ? 'number' : 'text',
+  ]),
+);
+const KINDS: Record<string, ValueKind> = { ...SETTING_KEYS, ...SERVER_KEYS };
 
 const envName = (key: string) => `FLOCK_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
-function parseValue(key: string, text: string): string | number {
-  const isText = typeof (DEFAULT_SETTINGS as Record<string, unknown>)[key] === 'string' || TEXT_KEYS.has(key);
-  if (isText) return text;
-  const value = Number(text);
-  if (text.trim() === '' || Number.isNaN(value)) throw new SettingsError(`${key}: expected a number, got "${text}"`);
-  return value;
+function parseValue(key: string, text: string): string | number | boolean {
+  switch (KINDS[key]) {
+    case 'boolean':
+      if (text !== 'true' && text !== 'false') throw new SettingsError(`${key}: expected true or false, got "${text}"`);
+      return text === 'true';
+    case 'number': {
+      const value = Number(text);
+      if (text.trim() === '' || Number.isNaN(value)) throw new SettingsError(`${key}: expected a number, got "${text}"`);
+      return value;
+    }
+    default:
+      return text;
+  }
 }
 
 function readFlags(argv: string[]): Record<string, string> {
@@ -44,7 +69,8 @@ function readFlags(argv: string[]): Record<string, string> {
     if (!arg.startsWith('--')) throw new SettingsError(`unexpected argument "${arg}" (settings look like --rounds 10)`);
     const [given, inline] = arg.slice(2).split('=', 2);
     const name = given.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()); // --data-dir is --dataDir
-    if (SWITCHES.has(name) && inline === undefined) {
+    // A boolean flag alone (last, or before another flag) means true: `--fresh`, `--secure-aggregation`.
+    if (KINDS[name] === 'boolean' && inline === undefined && (i + 1 === argv.length || argv[i + 1].startsWith('--'))) {
       flags[name] = 'true';
       continue;
     }
@@ -56,7 +82,7 @@ function readFlags(argv: string[]): Record<string, string> {
 }
 
 export function loadConfig(argv: string[], env: Record<string, string | undefined>): ServerConfig {
-  const known = new Set<string>([...Object.keys(DEFAULT_SETTINGS), ...SERVER_KEYS]);
+  const known = new Set(Object.keys(KINDS));
   const given: Record<string, string> = {};
   for (const key of known) {
     const fromEnv = env[envName(key)];
@@ -67,17 +93,16 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     if (!known.has(name)) throw new SettingsError(`unknown setting --${name}; known: ${[...known].join(', ')}`);
     given[name] = value;
   }
-  const partial: Record<string, string | number> = {};
+  const partial: Record<string, string | number | boolean> = {};
   for (const [key, text] of Object.entries(given)) partial[key] = parseValue(key, text);
-  const { host = '0.0.0.0', port = 8080, adminToken = generateAdminToken(), roomCode = generateRoomCode(), dataDir = DEFAULT_DATA_DIR, fresh = 'false', ...others } = partial;
+  const { host = '0.0.0.0', port = 8080, adminToken = generateAdminToken(), roomCode = generateRoomCode(), dataDir = DEFAULT_DATA_DIR, fresh = false, ...others } = partial;
   const limits = { ...DEFAULT_LIMITS };
-  const rest: Record<string, string | number> = {};
+  const rest: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(others)) {
     if (!(LIMIT_KEYS as string[]).includes(key)) rest[key] = value;
     else if (Number.isInteger(value) && (value as number) >= 1) limits[key as keyof TransportLimits] = value as number;
     else throw new SettingsError(`${key}: expected an integer >= 1, got ${value}`);
   }
-  if (fresh !== 'true' && fresh !== 'false') throw new SettingsError(`fresh: expected true or false, got "${fresh}"`);
   if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
     throw new SettingsError(`port: expected an integer 0..65535, got ${port}`);
   }
@@ -92,7 +117,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     settings: resolveSettings(rest),
     access: { adminToken: String(adminToken), roomCode: code === 'NONE' ? null : code },
     dataDir: String(dataDir),
-    fresh: fresh === 'true',
+    fresh: fresh === true,
     limits,
     generated: { adminToken: partial.adminToken === undefined, roomCode: partial.roomCode === undefined },
   };

@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { SettingsError } from '../shared/settings.ts';
 import { buildApp } from './app.ts';
+import { CheckpointError, UnusableCheckpointsError } from './checkpoint-store.ts';
 import { loadConfig, type ServerConfig } from './config.ts';
 import { ROOT_DIR } from './data-paths.ts';
 import { keepAccessAcrossRestarts } from './saved-access.ts';
@@ -63,6 +64,11 @@ process.on('unhandledRejection', (reason) => {
 });
 
 main().catch((error: unknown) => {
+  if (error instanceof UnusableCheckpointsError || error instanceof CheckpointError) {
+    // The data directory, not the code: the message names the files and what to do; a stack would bury it.
+    console.error(`flock: ${error.message}`);
+    process.exit(1);
+  }
   console.error('flock: could not start:', error);
   process.exit(1);
 });

@@ -7,7 +7,7 @@ import { MODEL_SPECS } from '../shared/model-spec.ts';
 import type { PastRun } from '../shared/protocol/records.ts';
 import { labelRuns } from '../shared/run-label.ts';
 import { DEFAULT_SETTINGS, resolveSettings, type Settings } from '../shared/settings.ts';
-import { CheckpointStore } from './checkpoint-store.ts';
+import { CheckpointStore, UnusableCheckpointsError } from './checkpoint-store.ts';
 import { PAST_RUNS_KEPT, parsePastRuns, PastRunsError } from './past-runs.ts';
 import { Room } from './room.ts';
 import { RoundController } from './round.ts';
@@ -126,17 +126,18 @@ test('the past runs survive a checkpoint: a restarted coordinator shows them and
   assert.deepEqual(run2.rounds.map((p) => p.accuracy), [0.8, 0.9, 0.95], 'round 1 from before the restart, 2 and 3 after');
 });
 
-/** Writes a checkpoint as RunCheckpoints would, with `change` applied to its run meta. */
+/** Writes a checkpoint as RunCheckpoints would, with `change` applied to its run meta, as the only one in `dir`. */
 async function checkpointWith(dir: string, change: (run: Record<string, unknown>) => void): Promise<RunCheckpoints> {
   const t = setup({ rounds: 2 }, [0.5, 0.6]);
   await t.run();
   const checkpoints = new RunCheckpoints(dir, () => {});
   await checkpoints.save({ run: t.controller.snapshot(), room: t.room.save(), global: t.controller.global });
   const store = new CheckpointStore({ dir, log: () => {} });
-  const { checkpoint } = (await store.loadLatest())!;
+  const { checkpoint, path } = (await store.loadLatest())!;
   const meta = checkpoint.meta as { run: Record<string, unknown> };
   change(meta.run);
   await store.save(checkpoint);
+  await rm(path); // the changed one is the only checkpoint: nothing to fall back to
   return checkpoints;
 }
 
@@ -155,19 +156,21 @@ test('a checkpoint from before past runs were kept loads with none, and resumes'
   assert.deepEqual(restarted.controller.state().pastRuns, []);
 });
 
-test('a checkpoint with malformed past runs is refused, naming the field', async (context) => {
-  const cases: [string, (run: Record<string, unknown>) => void, RegExp][] = [
-    ['not a list', (run) => (run.pastRuns = { run: 1 }), /pastRuns: expected a list, got \{"run":1\}/],
-    ['a bad accuracy', (run) => (((run.pastRuns as PastRun[])[0].rounds[1] as unknown as Record<string, unknown>).accuracy = 'x'), /pastRuns\[0\]\.rounds\[1\]\.accuracy: expected a number from 0 to 1, got "x"/],
-    ['bad settings', (run) => ((run.pastRuns as PastRun[])[0].settings.learningRate = -1), /pastRuns\[0\]\.settings: invalid settings: learningRate/],
-    ['a bad start time', (run) => (run.runStartedAt = 'soon'), /unexpected run start time \("soon"\)/],
+test('a checkpoint with malformed past runs is refused, naming the file and the field', async (context) => {
+  const cases: [string, (run: Record<string, unknown>) => void, string][] = [
+    ['not a list', (run) => (run.pastRuns = { run: 1 }), 'run.pastRuns: Expected array (got {"run":1})'],
+    ['a bad accuracy', (run) => (((run.pastRuns as PastRun[])[0].rounds[1] as unknown as Record<string, unknown>).accuracy = 'x'), 'run.pastRuns[0].rounds[1].accuracy: Expected number (got "x")'],
+    ['bad settings', (run) => ((run.pastRuns as PastRun[])[0].settings.learningRate = -1), 'run.pastRuns[0].settings.learningRate: Expected number to be greater than 0 (got -1)'],
+    ['a run number below 1', (run) => ((run.pastRuns as PastRun[])[0].run = 0), 'run.pastRuns[0].run: Expected integer to be greater or equal to 1 (got 0)'],
+    ['a bad start time', (run) => (run.runStartedAt = 'soon'), 'run.runStartedAt: Expected number (got "soon")'],
   ];
-  for (const [what, change, message] of cases) {
+  for (const [what, change, reason] of cases) {
     const dir = await tempDir(context);
     const checkpoints = await checkpointWith(dir, change);
     await assert.rejects(checkpoints.load(), (error: Error) => {
-      assert.match(error.message, message, what);
-      assert.match(error.message, /checkpoint-\d+\.flock has .*; start with --fresh$/, what);
+      assert.ok(error instanceof UnusableCheckpointsError, what);
+      assert.deepEqual(error.refusals.map((r) => r.reason), [reason], what);
+      assert.match(error.message, /checkpoint-\d+\.flock: .*\n.*--fresh/, what);
       return true;
     });
   }

@@ -4,7 +4,8 @@
 // itself and keep its shard. Knowing a public id gives no power over a tab. The room stores a
 // hash of each token, so neither a leaked checkpoint nor the state API can hand one out.
 import { createHash, randomBytes } from 'node:crypto';
-import type { AttackMode, BackendName } from '../shared/protocol/records.ts';
+import { Type, type Static } from '@sinclair/typebox';
+import { ATTACK_MODES, literals, MAX_EXAMPLES_PER_TAB, type AttackMode, type BackendName } from '../shared/protocol/records.ts';
 import type { ReadyReport } from '../shared/protocol/messages.ts';
 import { createRng, shuffleInPlace, type Rng } from '../shared/fl/rng.ts';
 import { dataVersion, type PartitionSettings } from '../shared/partition.ts';
@@ -29,22 +30,31 @@ export interface ClientRecord {
 }
 
 /** What a checkpoint keeps of a tab, so that it can come back with its token after a restart. */
-export interface SavedClient {
-  clientId: string;
-  tokenHash: string;
-  shard: number;
-  numExamples: number;
-  attack: AttackMode;
-}
+export const SavedClientSchema = Type.Object(
+  {
+    clientId: Type.String({ minLength: 1, maxLength: 64 }),
+    /** SHA-256 of its resume token, base64url. */
+    tokenHash: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+    shard: Type.Integer({ minimum: 0 }),
+    numExamples: Type.Integer({ minimum: 0, maximum: MAX_EXAMPLES_PER_TAB }),
+    attack: literals(ATTACK_MODES),
+  },
+  { additionalProperties: false },
+);
+export type SavedClient = Static<typeof SavedClientSchema>;
 
-/** What a checkpoint keeps of the room. */
-export interface SavedRoom {
-  joins: number;
-  /** The auto split's shard count and deal number (see dealShards); absent in checkpoints made before it. */
-  dealt?: number;
-  deals?: number;
-  clients: SavedClient[];
-}
+/** What a checkpoint keeps of the room; the schema is what a checkpoint is read back with (run-checkpoints.ts). */
+export const SavedRoomSchema = Type.Object(
+  {
+    joins: Type.Integer({ minimum: 0 }),
+    /** The auto split's shard count and deal number (see dealShards); absent in checkpoints made before it. */
+    dealt: Type.Optional(Type.Integer({ minimum: 1 })),
+    deals: Type.Optional(Type.Integer({ minimum: 0 })),
+    clients: Type.Array(SavedClientSchema),
+  },
+  { additionalProperties: false },
+);
+export type SavedRoom = Static<typeof SavedRoomSchema>;
 
 export interface JoinResult {
   client: ClientRecord;
@@ -233,7 +243,7 @@ export class Room {
     return { joins: this.joins, dealt: this.dealt, deals: this.deals, clients };
   }
 
-  /** Brings back the tabs of a checkpoint, all away until they reconnect with their tokens. */
+  /** Brings back the tabs of a checkpoint (checked against SavedRoomSchema), all away until they reconnect with their tokens. */
   restore(saved: SavedRoom): void {
     for (const { tokenHash, ...c } of saved.clients) {
       if (this.clients.has(c.clientId)) continue;
@@ -241,9 +251,8 @@ export class Room {
       this.remember({ ...c, ...away }, tokenHash);
     }
     this.joins = Math.max(this.joins, saved.joins);
-    const count = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0;
-    if (count(saved.dealt) && saved.dealt > 0) this.dealt = saved.dealt;
-    if (count(saved.deals)) this.deals = saved.deals;
+    if (saved.dealt !== undefined) this.dealt = saved.dealt;
+    if (saved.deals !== undefined) this.deals = saved.deals;
   }
 
   private remember(record: ClientRecord, tokenHash: string): void {

@@ -2,11 +2,20 @@
 // machine's snapshot, the room's tabs (token hashes, never tokens), the global model and the
 // server optimizer's state (m, v), the last two as binary arrays "global", "serverOptimizer.m" ….
 // The file format and its atomic writes are checkpoint-store.ts's business.
-import { PHASES, type RoundMetrics } from '../shared/protocol/records.ts';
-import { resolveSettings } from '../shared/settings.ts';
-import { CheckpointStore } from './checkpoint-store.ts';
+//
+// A file with a valid checksum can still hold a run the coordinator must not go on from (a NaN in
+// the model, a history of garbage, a model of another size): every check of that is here, in
+// verify, so such a file counts as damaged exactly like a bad checksum, and the run resumes from
+// an older one. The meta is checked against one schema, RunMetaSchema, built from the records'.
+import { KindGuard, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { createServerOptimizer } from '../shared/fl/server-optimizer.ts';
+import { modelSpec } from '../shared/model-spec.ts';
+import { literals, PastRunSchema, PHASES, RoundMetricsSchema } from '../shared/protocol/records.ts';
+import { resolveSettings, SettingsError, SettingsSchema } from '../shared/settings.ts';
+import { CheckpointError, CheckpointStore, type Checkpoint } from './checkpoint-store.ts';
 import { parsePastRuns, PastRunsError } from './past-runs.ts';
-import type { SavedRoom } from './room.ts';
+import { SavedRoomSchema, type SavedRoom } from './room.ts';
 import type { RunSnapshot } from './round.ts';
 
 /** Bumped when the meta's shape changes; an older checkpoint is then refused with a clear message. */
@@ -23,17 +32,69 @@ export interface RunCheckpoint {
   global: Float32Array;
 }
 
-interface RunMeta {
-  version: number;
-  run: Omit<RunSnapshot, 'serverOptimizer' | 'pastRuns' | 'runStartedAt'> & Partial<Pick<RunSnapshot, 'pastRuns' | 'runStartedAt'>>;
-  room: RunCheckpoint['room'];
-}
+/** Settings as a checkpoint holds them: one added to Flock since the file was written is missing, and takes its default. */
+const SavedSettingsSchema = Type.Partial(SettingsSchema);
+
+/** The privacy spent (run-privacy.ts's RunPrivacyState): the ledger of central DP, and the clip norm reached. */
+const RunPrivacyStateSchema = Type.Object(
+  {
+    ledger: Type.Union([
+      Type.Object(
+        {
+          delta: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
+          spends: Type.Array(
+            Type.Object(
+              { samplingRate: Type.Number({ minimum: 0, maximum: 1 }), noiseMultiplier: Type.Number({ minimum: 0 }), rounds: Type.Integer({ minimum: 0 }) },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+    clipNorm: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The JSON part of a run checkpoint: the run's snapshot without its binary arrays, and the room. */
+export const RunMetaSchema = Type.Object(
+  {
+    version: Type.Literal(RUN_CHECKPOINT_VERSION),
+    run: Type.Object(
+      {
+        phase: literals(PHASES),
+        completedRounds: Type.Integer({ minimum: 0 }),
+        message: Type.String(),
+        settings: SavedSettingsSchema,
+        history: Type.Array(RoundMetricsSchema),
+        privacy: RunPrivacyStateSchema,
+        pastRuns: Type.Optional(Type.Array(Type.Object({ ...PastRunSchema.properties, settings: SavedSettingsSchema }, { additionalProperties: false }))),
+        runStartedAt: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+      },
+      { additionalProperties: false },
+    ),
+    room: SavedRoomSchema,
+  },
+  { additionalProperties: false },
+);
+type RunMeta = Static<typeof RunMetaSchema>;
+
+// Does not compile when RunSnapshot gains or loses a field the meta does not: change RunMetaSchema with it.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type MustHold<T extends true> = T;
+type _MetaHoldsTheSnapshot = MustHold<SameKeys<RunMeta['run'], Omit<RunSnapshot, 'serverOptimizer'>>>;
 
 export class RunCheckpoints {
   private readonly store: CheckpointStore;
 
   constructor(dir: string, log: (level: 'info' | 'warn', message: string) => void) {
-    this.store = new CheckpointStore({ dir, keep: 3, log });
+    const advice =
+      'Restore a checkpoint from a backup to go on with this run, or start with --fresh for a new one: it removes every ' +
+      `checkpoint-*.flock file in ${dir} (these too) and starts again from round 0; the tabs join as new tabs, and the room ` +
+      'code and admin token are made anew unless given.';
+    this.store = new CheckpointStore({ dir, keep: 3, log, advice, verify: (checkpoint) => void decodeRunCheckpoint(checkpoint) });
   }
 
   /** Copies the model and the optimizer's state at once: the run may move on before the write is done. */
@@ -45,51 +106,115 @@ export class RunCheckpoints {
     return this.store.save({ meta: JSON.parse(JSON.stringify(meta)), arrays });
   }
 
+  /** The newest checkpoint that passes every check; null when there is none; UnusableCheckpointsError when none passes. */
   async load(): Promise<(RunCheckpoint & { path: string }) | null> {
     const latest = await this.store.loadLatest();
-    if (!latest) return null;
-    const meta = latest.checkpoint.meta as Partial<RunMeta>;
-    const global = latest.checkpoint.arrays.global;
-    if (meta?.version !== RUN_CHECKPOINT_VERSION || !global) {
-      throw new Error(`${latest.path} is a checkpoint of another Flock version (${String(meta?.version)}); start with --fresh`);
-    }
-    const { run, room } = meta as RunMeta;
-    // Whether they are the ones the run's optimizer keeps is checked when the run resumes (round.ts).
-    const serverOptimizer = Object.fromEntries(
-      Object.entries(latest.checkpoint.arrays)
-        .filter(([name]) => name.startsWith(OPTIMIZER_ARRAY_PREFIX))
-        .map(([name, values]) => [name.slice(OPTIMIZER_ARRAY_PREFIX.length), values]),
-    );
-    if (!PHASES.includes(run.phase) || !Number.isInteger(run.completedRounds) || !Array.isArray(run.history) || !Array.isArray(room?.clients)) {
-      throw new Error(`${latest.path} has an unexpected run state; start with --fresh`);
-    }
-    const { pastRuns = [], runStartedAt = null } = run;
-    if (runStartedAt !== null && !(typeof runStartedAt === 'number' && Number.isFinite(runStartedAt))) {
-      throw new Error(`${latest.path} has an unexpected run start time (${JSON.stringify(runStartedAt)}); start with --fresh`);
-    }
-    let checkedPastRuns;
-    try {
-      checkedPastRuns = parsePastRuns(pastRuns);
-    } catch (error) {
-      if (!(error instanceof PastRunsError)) throw error;
-      throw new Error(`${latest.path} has a malformed list of past runs (${error.message}); start with --fresh`);
-    }
-    return {
-      path: latest.path,
-      global,
-      room,
-      run: {
-        ...run,
-        settings: resolveSettings(run.settings),
-        history: run.history as RoundMetrics[],
-        serverOptimizer,
-        pastRuns: checkedPastRuns,
-        runStartedAt,
-      },
-    };
+    return latest && { ...decodeRunCheckpoint(latest.checkpoint), path: latest.path };
   }
 
   clear(): Promise<void> {
     return this.store.clear();
   }
+}
+
+/** The run a checkpoint holds, every part checked; CheckpointError naming the first field that is not right. */
+function decodeRunCheckpoint({ meta, arrays }: Checkpoint): RunCheckpoint {
+  const version = (meta as { version?: unknown } | null)?.version;
+  if (version !== RUN_CHECKPOINT_VERSION) {
+    throw new CheckpointError(`a run checkpoint of format ${JSON.stringify(version) ?? 'unknown'}; this Flock reads format ${RUN_CHECKPOINT_VERSION}`);
+  }
+  const problem = firstProblem(RunMetaSchema, meta);
+  if (problem) throw new CheckpointError(problem);
+  const { run, room } = meta as RunMeta;
+
+  let settings;
+  try {
+    settings = resolveSettings(run.settings);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    throw new CheckpointError(`run.settings: ${error.message}`);
+  }
+  let pastRuns;
+  try {
+    pastRuns = parsePastRuns(run.pastRuns ?? []);
+  } catch (error) {
+    if (!(error instanceof PastRunsError)) throw error;
+    throw new CheckpointError(`run.${error.message}`);
+  }
+  const lastRound = run.history.at(-1)?.round ?? 0;
+  if (run.completedRounds !== lastRound) throw new CheckpointError(`run.completedRounds: ${run.completedRounds}, but the history's last round is ${lastRound}`);
+  const seen = new Set<string>();
+  room.clients.forEach(({ clientId }, i) => {
+    if (seen.has(clientId)) throw new CheckpointError(`room.clients[${i}].clientId: ${JSON.stringify(clientId)} twice`);
+    seen.add(clientId);
+  });
+
+  const { global } = arrays;
+  const paramCount = modelSpec(settings.model).paramCount;
+  if (!global) throw new CheckpointError('no "global" array (the model)');
+  if (global.length !== paramCount) {
+    throw new CheckpointError(`global: ${global.length} values, but the checkpoint's model ${settings.model} has ${paramCount} parameters`);
+  }
+  const serverOptimizer: Record<string, Float32Array> = {};
+  for (const name of Object.keys(arrays)) {
+    if (name.startsWith(OPTIMIZER_ARRAY_PREFIX)) serverOptimizer[name.slice(OPTIMIZER_ARRAY_PREFIX.length)] = arrays[name];
+    else if (name !== 'global') throw new CheckpointError(`an array "${name}" that no part of a run is saved as`);
+  }
+  try {
+    // The optimizer's own check of what it keeps and at what size, on a throwaway instance.
+    createServerOptimizer(settings, paramCount).restore(serverOptimizer);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new CheckpointError(`serverOptimizer: ${error.message}`);
+  }
+  for (const [name, values] of Object.entries(arrays)) {
+    const at = firstNonFinite(values);
+    if (at >= 0) throw new CheckpointError(`${name}[${at}] is ${values[at]}`);
+  }
+
+  return {
+    global,
+    room,
+    run: { ...run, settings, serverOptimizer, pastRuns, runStartedAt: run.runStartedAt ?? null },
+  };
+}
+
+/** Index of the first NaN or ±Infinity, or -1. */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    // x − x is 0 for every finite x, NaN for NaN and ±Infinity.
+    if (values[i] - values[i] !== 0) return i;
+  }
+  return -1;
+}
+
+/** The first place `value` breaks `schema`, as "run.history[0].loss: Expected number (got "low")"; null when it fits. */
+function firstProblem(schema: TSchema, value: unknown, at = ''): string | null {
+  const error = Value.Errors(schema, value).First();
+  if (!error) return null;
+  const path = at + error.path;
+  if (KindGuard.IsUnion(error.schema)) {
+    const members = error.schema.anyOf;
+    if (members.every((member) => KindGuard.IsLiteral(member))) {
+      return withValue(path, `expected one of ${members.map((member) => JSON.stringify(member.const)).join(', ')}`, error.value);
+    }
+    // Something or null, and not null: what is wrong inside the something.
+    const [only, ...others] = members.filter((member) => !KindGuard.IsNull(member));
+    if (only && others.length === 0 && error.value !== null) {
+      const inner = firstProblem(only, error.value, path);
+      if (inner) return inner;
+    }
+  }
+  return withValue(path, error.message, error.value);
+}
+
+function withValue(path: string, message: string, value: unknown): string {
+  // "/run/history/0/loss" → "run.history[0].loss"
+  const field = path.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.') || '(meta)';
+  return value === undefined ? `${field}: ${message}` : `${field}: ${message} (got ${show(value)})`;
+}
+
+function show(value: unknown): string {
+  const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }

@@ -55,7 +55,7 @@ test(`${DOC}: the run settings table is the one made from SettingsSchema and DEF
 
 test(`${DOC}: every coordinator option is listed once, with its real default and a description`, () => {
   const config = loadConfig([], {});
-  const expectedDefaults: Record<(typeof SERVER_KEYS)[number], string> = {
+  const expectedDefaults: Record<string, string> = {
     host: `\`${config.host}\``,
     port: `\`${config.port}\``,
     roomCode: 'generated',
@@ -67,7 +67,7 @@ test(`${DOC}: every coordinator option is listed once, with its real default and
     messagesPerSecond: `\`${DEFAULT_LIMITS.messagesPerSecond}\``,
     joinsPerMinute: `\`${DEFAULT_LIMITS.joinsPerMinute}\``,
   };
-  assert.deepEqual(Object.keys(expectedDefaults).sort(), [...SERVER_KEYS].sort(), 'this test knows every option of server/config.ts');
+  assert.deepEqual(Object.keys(expectedDefaults).sort(), Object.keys(SERVER_KEYS).sort(), 'this test knows every option of server/config.ts');
   const rows = tableAt(doc, OPTIONS_TABLE_HEADER).slice(2);
   const listed = new Set<string>();
   for (const row of rows) {
@@ -80,5 +80,5 @@ test(`${DOC}: every coordinator option is listed once, with its real default and
     assert.equal(shownDefault, expectedDefaults[key as keyof typeof expectedDefaults], `${DOC}: the default of ${key}`);
     assert.notEqual(description.trim(), '', `${DOC}: ${key} has no description`);
   }
-  assert.deepEqual([...listed].sort(), [...SERVER_KEYS].sort(), `${DOC} should list every coordinator option`);
+  assert.deepEqual([...listed].sort(), Object.keys(SERVER_KEYS).sort(), `${DOC} should list every coordinator option`);
 });
