@@ -22,7 +22,7 @@ import { encodedByteLength } from '../shared/wire.ts';
 import { buildApp } from '../server/app.ts';
 import { loadMnist } from '../server/dataset.ts';
 import { TestSetEvaluator } from '../server/evaluator.ts';
-import type { Evaluator } from '../server/round.ts';
+import type { Evaluator } from '../server/evaluator.ts';
 import { DEFAULT_LIMITS } from '../server/limits/transport-limits.ts';
 import type { BenchRow } from './measure.ts';
 import { epochMs, type RoundReport } from '../harness/headless-participant.ts';
@@ -113,7 +113,6 @@ export async function coordinator(): Promise<BenchRow[]> {
   coordinator.on('roundStart', (ids, start) => {
     timesOfStart(ids, start).startSentAt = epochMs();
   });
-  const rounds = coordinator.rounds;
 
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -149,13 +148,13 @@ export async function coordinator(): Promise<BenchRow[]> {
 
     await waitUntil(`${CLIENTS} participants to join`, () => participantsReady && coordinator.room.readyClients().length === CLIENTS, 120_000, () => childExit);
     loopDelay.enable();
-    rounds.start();
-    await waitUntil(`${ROUNDS} rounds`, () => !rounds.running, RUN_TIMEOUT_MS, () => childExit);
+    coordinator.start();
+    await waitUntil(`${ROUNDS} rounds`, () => !coordinator.running, RUN_TIMEOUT_MS, () => childExit);
     runOver = true;
     loopDelay.disable();
-    if (rounds.phase !== 'done') throw new Error(`the run ended in phase ${rounds.phase}: ${rounds.message}`);
+    if (coordinator.phase !== 'done') throw new Error(`the run ended in phase ${coordinator.run?.phaseName}: ${coordinator.run?.message}`);
 
-    const history = rounds.history;
+    const history = coordinator.history;
     const P = modelSpec(MODEL).paramCount;
     const overheadMs: number[] = [];
     const deliveredMs: number[] = [];
@@ -182,8 +181,8 @@ export async function coordinator(): Promise<BenchRow[]> {
     // Every tab is in every round (fraction 1, 100 tabs): the worst tab's bytes per round, counted by the
     // coordinator at the engine level (Socket.IO framing and binary attachments included).
     const rawBytes = 4 * P;
-    const worstDownRatio = Math.max(...tabs.map((c) => c.bytesSent)) / ROUNDS / rawBytes;
-    const worstUpRatio = Math.max(...tabs.map((c) => c.bytesReceived)) / ROUNDS / rawBytes;
+    const worstDownRatio = Math.max(...tabs.map((c) => c.bytesSent ?? 0)) / ROUNDS / rawBytes;
+    const worstUpRatio = Math.max(...tabs.map((c) => c.bytesReceived ?? 0)) / ROUNDS / rawBytes;
     const accepted = history.reduce((s, m) => s + m.participants, 0);
 
     const label = `${CLIENTS} tabs × ${MODEL}`;

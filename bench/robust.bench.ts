@@ -13,10 +13,10 @@
 // bound by arithmetic: 5,050 dot products of 1M values are 5 × 10⁹ multiply-adds, and WebAssembly
 // SIMD without fused multiply-add does ~11–14 × 10⁹ a second on one core, so ~0.4 s before any
 // copying; its 1.2 GB/s target needs a second core or FMA (relaxed SIMD, not on in Node 20).
-import type { AggregationStrategy } from '../shared/fl/strategy.ts';
-import { MedianStrategy } from '../shared/fl/median.ts';
-import { TrimmedMeanStrategy } from '../shared/fl/trimmed-mean.ts';
-import { KrumStrategy } from '../shared/fl/krum.ts';
+import type { AggregationRule } from '../shared/fl/aggregation-rule.ts';
+import { MedianRule } from '../shared/fl/median.ts';
+import { TrimmedMeanRule } from '../shared/fl/trimmed-mean.ts';
+import { KrumRule } from '../shared/fl/krum.ts';
 import { benchVector, medianSeconds, type BenchRow } from './measure.ts';
 
 const PARAMS = 1_000_000;
@@ -34,7 +34,7 @@ function roundDeltas(): Float32Array[] {
 }
 
 /** GB/s of one round: add() of every delta, then finish(). */
-function roundGbPerSecond(strategy: AggregationStrategy): number {
+function roundGbPerSecond(strategy: AggregationRule): number {
   const updates = roundDeltas().map((delta, k) => ({ clientId: `tab-${k}`, delta, weight: 50 + ((k * 37) % 600) }));
   const out = new Float32Array(PARAMS);
   const seconds = medianSeconds(() => {
@@ -52,7 +52,7 @@ const FLOWER_MULTI_KRUM_GB_PER_S = 1.2; // measured up to 1.2
 
 export function robustMedian(): BenchRow[] {
   return [
-    { name: 'median: MedianStrategy, 100 × 1M', figure: roundGbPerSecond(new MedianStrategy(PARAMS)), unit: 'GB/s', target: COORDINATE_WISE_TARGET_GB_PER_S },
+    { name: 'median: MedianRule, 100 × 1M', figure: roundGbPerSecond(new MedianRule(PARAMS)), unit: 'GB/s', target: COORDINATE_WISE_TARGET_GB_PER_S },
     { name: "median: Flower's aggregate_median (reference, measured 0.16–0.22)", figure: FLOWER_MEDIAN_GB_PER_S, unit: 'GB/s' },
   ];
 }
@@ -60,8 +60,8 @@ export function robustMedian(): BenchRow[] {
 export function robustTrimmedMean(): BenchRow[] {
   return [
     {
-      name: 'trimmed mean β = 0.1: TrimmedMeanStrategy, 100 × 1M',
-      figure: roundGbPerSecond(new TrimmedMeanStrategy(PARAMS, { trimFraction: 0.1 })),
+      name: 'trimmed mean β = 0.1: TrimmedMeanRule, 100 × 1M',
+      figure: roundGbPerSecond(new TrimmedMeanRule(PARAMS, { trimFraction: 0.1 })),
       unit: 'GB/s',
       target: COORDINATE_WISE_TARGET_GB_PER_S,
     },
@@ -72,12 +72,12 @@ export function robustTrimmedMean(): BenchRow[] {
 export function robustKrum(): BenchRow[] {
   return [
     {
-      name: 'Multi-Krum f = 10, m = n − f: KrumStrategy, 100 × 1M',
-      figure: roundGbPerSecond(new KrumStrategy(PARAMS, { byzantineClients: 10, keep: 0 })),
+      name: 'Multi-Krum f = 10, m = n − f: KrumRule, 100 × 1M',
+      figure: roundGbPerSecond(new KrumRule(PARAMS, { byzantineClients: 10, keep: 0 })),
       unit: 'GB/s',
       target: MULTI_KRUM_TARGET_GB_PER_S,
     },
-    { name: 'Krum f = 10: KrumStrategy, 100 × 1M', figure: roundGbPerSecond(new KrumStrategy(PARAMS, { byzantineClients: 10 })), unit: 'GB/s' },
+    { name: 'Krum f = 10: KrumRule, 100 × 1M', figure: roundGbPerSecond(new KrumRule(PARAMS, { byzantineClients: 10 })), unit: 'GB/s' },
     { name: "Multi-Krum: Flower's aggregate_krum (reference, measured up to 1.2)", figure: FLOWER_MULTI_KRUM_GB_PER_S, unit: 'GB/s' },
   ];
 }

@@ -160,7 +160,7 @@ test('only model deltas and small metadata reached the coordinator: no pixels, n
   // The engine-level byte count agrees: each tab sent about one model per round, not its 2,000 digits (1.57 MB).
   for (const client of coordinator.state().clients) {
     const perUpdate = encodedByteLength(spec);
-    assert.ok(client.bytesReceived < (ROUNDS + 1) * perUpdate * 1.02, `tab ${client.clientId} sent ${client.bytesReceived} bytes`);
+    assert.ok(client.bytesReceived !== null && client.bytesReceived < (ROUNDS + 1) * perUpdate * 1.02, `tab ${client.clientId} sent ${client.bytesReceived} bytes`);
   }
 });
 

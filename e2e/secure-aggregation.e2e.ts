@@ -60,7 +60,7 @@ test('secure aggregation: a tab closed after the key exchange, the round complet
   // The third tab trains on the cpu backend (~4× slower than wasm here): it is still training when it is closed.
   const tabs = await openTabs(browser, (i) => `${coordinator.url}/?backend=${i === 2 ? 'cpu' : 'wasm'}`, 3);
   await coordinator.waitFor('3 ready tabs', (s) => s.clients.filter((c) => c.backend).length === 3, 120_000);
-  const before = coordinator.coordinator.rounds.global.slice();
+  const before = coordinator.coordinator.global.slice();
   const started = await fetch(`${coordinator.url}/api/run/start`, { method: 'POST', headers: adminHeaders() });
   assert.equal(started.status, 200, await started.text());
 
@@ -91,7 +91,7 @@ test('secure aggregation: a tab closed after the key exchange, the round complet
   const largest = Math.max(...examplesOf.values());
   const weights = survivors.map((s) => s.examples / largest);
   const total = weights[0] + weights[1];
-  const after = coordinator.coordinator.rounds.global;
+  const after = coordinator.coordinator.global;
   let worst = 0;
   for (let i = 0; i < after.length; i++) {
     const expected = (weights[0] * survivors[0].delta[i] + weights[1] * survivors[1].delta[i]) / total;

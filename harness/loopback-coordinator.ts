@@ -78,7 +78,7 @@ export async function startLoopbackCoordinator(options: { settings: Partial<Sett
     connectedSockets: () => sockets.filter((socket) => socket.connected).length,
     disconnectAll,
     async close() {
-      if (flock.coordinator.rounds.running) flock.coordinator.stop(); // no round timer outlives the test
+      if (flock.coordinator.running) flock.coordinator.stop(); // no round timer outlives the test
       disconnectAll();
       await flock.app.close();
     },

@@ -1,5 +1,5 @@
 // A clock a test moves by hand, so state-machine tests are exact and instant.
-import type { Timers } from '../server/timers.ts';
+import type { Timers } from '../shared/timers.ts';
 
 export class ManualTimers implements Timers {
   time = 1_000;

@@ -1,7 +1,7 @@
 // An evaluator whose answers the test chooses, for coordinator tests that need no real model.
 import type { ModelName } from '../shared/model-spec.ts';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { Evaluator } from '../server/round.ts';
+import type { Evaluator } from '../server/evaluator.ts';
 
 /** Starts from all-zero weights; reports the accuracies it is given, one per evaluation. */
 export class ScriptedEvaluator implements Evaluator {

@@ -36,13 +36,21 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Whether `token` is the admin token (a missing one is not). */
+export function isAdminToken(access: Access, token: string | undefined): boolean {
+  return token !== undefined && sameSecret(token, access.adminToken);
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if it has one. */
+export const bearerToken = (authorization: string | undefined): string | undefined => authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
+
 /** Checks an `Authorization: Bearer <token>` header. */
 export function requireAdmin(access: Access, authorization: string | undefined): void {
-  const token = authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
+  const token = bearerToken(authorization);
   if (!token) {
     throw new AccessError('admin token required: send "Authorization: Bearer <token>" (the coordinator prints it at start)', 401);
   }
-  if (!sameSecret(token, access.adminToken)) throw new AccessError('wrong admin token: nothing was changed', 403);
+  if (!isAdminToken(access, token)) throw new AccessError('wrong admin token: nothing was changed', 403);
 }
 
 export function requireRoomCode(access: Access, code: string | undefined): void {

@@ -7,7 +7,7 @@ import { initNodeBackend, TestSetEvaluator } from './evaluator.ts';
 import httpApi from './plugins/http-api.ts';
 import socketTransport, { type IncomingMessage } from './plugins/socket.ts';
 import staticPage from './plugins/static-page.ts';
-import type { Evaluator } from './round.ts';
+import type { Evaluator } from './evaluator.ts';
 import type { Access } from './access.ts';
 import { RunCheckpoints } from './run-checkpoints.ts';
 import type { TransportLimits } from './limits/transport-limits.ts';

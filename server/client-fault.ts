@@ -4,13 +4,14 @@
 // and the caller only hears that something went wrong on our side.
 import { SettingsError } from '../shared/settings.ts';
 import { ProtocolError } from '../shared/protocol/parse.ts';
+import { SecAggRefusal } from '../shared/secagg/secagg-error.ts';
 
 export class ClientFaultError extends Error {
   override name = 'ClientFaultError';
 }
 
-export function isClientFault(error: unknown): error is ClientFaultError | SettingsError | ProtocolError {
-  return error instanceof ClientFaultError || error instanceof SettingsError || error instanceof ProtocolError;
+export function isClientFault(error: unknown): error is ClientFaultError | SettingsError | ProtocolError | SecAggRefusal {
+  return error instanceof ClientFaultError || error instanceof SettingsError || error instanceof ProtocolError || error instanceof SecAggRefusal;
 }
 
 /** What a tab or an HTTP caller is told when the fault is ours. */

@@ -1,21 +1,30 @@
-// The coordinator's domain API: what a tab, the dashboard or an admin can do to a room,
-// as intention-revealing methods, and a typed event emitter for what the transport must
-// send. It composes the room (who is here), the round state machine (the run) and the
-// shards; transports only decode, call these methods and forward the events.
+// The coordinator's domain API: what a tab, the dashboard or an admin can do to a room, as
+// intention-revealing methods, and a typed event emitter for what the transport must send. It
+// holds what outlives a run (the room, the population's privacy ledger, the session's past runs,
+// the settings of the next run) and the run itself (run.ts), made by start or resume and replaced
+// by the next start or a reset. Transports only decode, call these methods and forward the events.
 import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { AttackMode, ClientView, RoundMetrics, RunState } from '../shared/protocol/records.ts';
-import type { EvaluationReport, EvaluationRequest, JoinReply, JoinRequest, ReadyReport, RoundStart, TrainingProgress, UpdateMessage } from '../shared/protocol/messages.ts';
+import type { AdvertWire, EvaluationReport, EvaluationRequest, ForwardWire, JoinReply, JoinRequest, MaskedInputWire, ReadyReport, RevealWire, RosterWire, RoundStart, SharesWire, TrainingProgress, UnmaskWire, UpdateMessage } from '../shared/protocol/messages.ts';
+import type { AttackMode, ClientView, PastRun, Phase, RoundMetrics, RunState } from '../shared/protocol/records.ts';
 import { resolveSettings, tabsShareStatistics, type Settings } from '../shared/settings.ts';
-import type { AdvertWire, ForwardWire, MaskedInputWire, RevealWire, RosterWire, SharesWire, UnmaskWire } from '../shared/protocol/messages.ts';
+import { createSecureRng } from '../shared/fl/secure-random.ts';
+import type { Rng } from '../shared/fl/rng.ts';
+import { dpWarning } from '../shared/fl/dp-utility.ts';
+import { nextRunNumber } from '../shared/run-label.ts';
+import type { Timers } from '../shared/timers.ts';
 import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room, type Split } from './room.ts';
-import { RoundController, type Evaluator } from './round.ts';
-import { realTimers, type Timers } from './timers.ts';
+import { Run, type RunDeps } from './run.ts';
+import { UpdateRejectedError } from './attempt.ts';
+import type { Evaluator } from './evaluator.ts';
+import { realTimers } from './timers.ts';
 import { requireRoomCode, type Access } from './access.ts';
 import { ClientFaultError } from './client-fault.ts';
 import type { RunCheckpoints } from './run-checkpoints.ts';
+import { LedgerFile } from './ledger-file.ts';
+import { roundPoints, withPastRun } from './past-runs.ts';
 
 /** What the transport must carry out. Connection ids are the transport's own handles. */
 export interface CoordinatorEvents {
@@ -41,6 +50,11 @@ export class ReadyReportError extends ClientFaultError {
   override name = 'ReadyReportError';
 }
 
+/** A run-control request in the wrong phase (start while running, stop while idle): the caller's mistake. */
+export class RunStateError extends ClientFaultError {
+  override name = 'RunStateError';
+}
+
 export interface CoordinatorOptions {
   settings: Settings;
   mnist: Mnist;
@@ -51,49 +65,70 @@ export interface CoordinatorOptions {
   log: (level: 'info' | 'warn' | 'error', message: string, error?: unknown) => void;
   /** Where the run is checkpointed after every round; null: nothing is kept. */
   checkpoints?: RunCheckpoints | null;
+  /** The population's privacy ledger (server/ledger-file.ts); default: one in memory. */
+  ledger?: LedgerFile;
+  /** The room (tests give one with readable ids); default: a new one. */
+  room?: Room;
+  /** Where DP's sampling and noise come from: the operating system's CSPRNG; seeded only in tests. */
+  secureRng?: () => Rng;
   timers?: Timers;
 }
 
 export class Coordinator extends EventEmitter<CoordinatorEvents> {
-  readonly room = new Room();
-  readonly rounds: RoundController;
-  private readonly shards: ShardStore;
+  readonly room: Room;
   readonly access: Access;
+  /** The settings the next run starts with (the current run keeps its own: run.settings). */
+  settings: Settings;
+  /** The run in progress, or the last one (ended); null before the first and after a reset. */
+  run: Run | null = null;
+  /** Runs of this session that have ended, oldest first; kept across start and reset. */
+  pastRuns: PastRun[] = [];
+  private readonly shards: ShardStore;
+  private readonly evaluator: Evaluator;
   private readonly baseUrls: string[];
   private readonly log: CoordinatorOptions['log'];
   private readonly checkpoints: RunCheckpoints | null;
+  readonly ledger: LedgerFile;
+  private readonly timers: Timers;
+  private readonly secureRng: () => Rng;
 
   constructor(options: CoordinatorOptions) {
     super();
+    this.room = options.room ?? new Room();
+    this.settings = options.settings;
     this.access = options.access;
     this.baseUrls = options.baseUrls;
     this.log = options.log;
     this.checkpoints = options.checkpoints ?? null;
+    this.evaluator = options.evaluator;
     this.shards = new ShardStore(options.mnist.train);
-    this.rounds = new RoundController(
-      options.settings,
-      this.room,
-      options.evaluator,
-      {
-        sendRoundStart: (ids, start) => this.emit('roundStart', this.connectionsOf(ids), start),
-        sendEvaluationRequest: (ids, request) => this.emit('evaluationRequest', this.connectionsOf(ids), request),
-        secure: {
-          sendRoster: (ids, roster) => this.emit('secureRoster', this.connectionsOf(ids), roster),
-          sendForward: (id, forward) => this.connectionsOf([id]).forEach((c) => this.emit('secureForward', c, forward)),
-          sendUnmask: (ids, request) => this.emit('secureUnmask', this.connectionsOf(ids), request),
-        },
-        publishRoundDone: (metrics) => this.emit('roundDone', metrics),
-        roundCompleted: () => this.checkpoint(),
-        stateChanged: () => this.emit('stateChanged'),
-        log: (message) => this.log('info', message),
-        bug: (error) => this.log('error', 'bug in the coordinator', error),
-      },
-      options.timers ?? realTimers,
-    );
+    this.timers = options.timers ?? realTimers;
+    this.ledger = options.ledger ?? LedgerFile.inMemory();
+    this.secureRng = options.secureRng ?? createSecureRng;
   }
 
-  get settings(): Settings {
-    return this.rounds.settings;
+  get phase(): Phase {
+    return this.run?.phaseName ?? 'idle';
+  }
+
+  /** Whether a run is in progress (not idle, not ended). */
+  get running(): boolean {
+    return this.run !== null && !this.run.ended;
+  }
+
+  /** The settings of what is shown (the history, the global model): the run's; without one, the next run's. */
+  get shownSettings(): Settings {
+    return this.run?.settings ?? this.settings;
+  }
+
+  /** The global model (of shownSettings.model): the run's, or the initial weights the next run starts from. */
+  get global(): Float32Array {
+    return this.run?.global ?? this.evaluator.initialWeights(this.settings.model, this.settings.seed);
+  }
+
+  /** The rounds of the run in progress or the last one. */
+  get history(): RoundMetrics[] {
+    return this.run?.history ?? [];
   }
 
   /** Continues from the last good checkpoint, if there is one; says what it did. */
@@ -101,8 +136,13 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const saved = await this.checkpoints?.load();
     if (!saved) return 'no checkpoint: starting a new run';
     this.room.restore(saved.room);
-    this.rounds.resume(saved.run, saved.global);
-    return `resumed from ${saved.path}: ${saved.run.completedRounds} rounds done, phase ${this.rounds.phase}`;
+    this.pastRuns = saved.pastRuns;
+    this.settings = saved.settings;
+    if (saved.run) {
+      this.run = Run.resume(this.runDeps(saved.run.settings), saved.run, saved.global);
+      this.run.begin();
+    }
+    return `resumed from ${saved.path}: ${saved.run?.completedRounds ?? 0} rounds done, phase ${this.phase}`;
   }
 
   // ── a tab ──────────────────────────────────────────────────────────────────
@@ -115,7 +155,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (replacedConnection) this.emit('connectionReplaced', replacedConnection);
     if (leftClient) this.log('info', `tab ${leftClient} left (its connection joined again as another tab)`);
     this.log('info', `tab ${client.clientId} joined (shard ${client.shard})`);
-    this.rounds.clientsChanged(); // an owed round is resent at its ready report, which follows every join
+    this.clientsChanged(); // an owed round is resent at its ready report, which follows every join
     return {
       clientId: client.clientId,
       resumeToken,
@@ -131,51 +171,58 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     if (counted !== undefined && counted !== report.numExamples) {
       throw new ReadyReportError(`ready report refused: its label counts add up to ${counted}, not its ${report.numExamples} examples`);
     }
-    this.room.markReady(client.clientId, report);
+    // Under local DP and secure aggregation the coordinator keeps no statistics of a tab's data.
+    this.room.markReady(client.clientId, tabsShareStatistics(this.settings) ? report : { ...report, labelCounts: undefined });
     const heldOut = report.heldOutExamples ? ` (+${report.heldOutExamples} held out)` : '';
     this.log('info', `tab ${client.clientId} ready: ${report.backend}, ${report.numExamples} examples${heldOut}${client.attack !== 'none' ? `, attacker (${client.attack})` : ''}`);
-    this.rounds.clientsChanged();
-    this.resendRoundIfOwed(client.clientId);
+    // A round this tab was selected for before it left is sent again; one that this report opens goes out by itself.
+    const owed = this.running ? this.run!.roundOwedTo(client.clientId) : null;
+    this.clientsChanged();
+    if (owed) this.emit('roundStart', this.connectionsOf([client.clientId]), owed);
   }
 
   reportProgress(connectionId: string, progress: TrainingProgress): void {
     const client = this.tabOn(connectionId);
-    client.lastLoss = progress.loss ?? null;
-    if (progress.uploading) this.rounds.markUploading(client.clientId, progress.round);
+    if (progress.loss !== undefined && tabsShareStatistics(this.settings)) client.lastLoss = progress.loss;
+    if (progress.uploading) this.run?.markUploading(client.clientId, progress.round);
     this.emit('stateChanged');
   }
 
   /** Federated evaluation: a tab's figures on the last global model it was sent. */
   submitEvaluation(connectionId: string, report: EvaluationReport): void {
-    this.rounds.acceptEvaluation(this.tabOn(connectionId).clientId, report);
+    this.tabInRun(connectionId, 'evaluation refused', (run, clientId) => run.acceptEvaluation(clientId, report));
+    this.emit('stateChanged');
   }
 
   submitUpdate(connectionId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
-    this.rounds.acceptUpdate(this.tabOn(connectionId).clientId, update, delta);
+    this.tabInRun(connectionId, `update for round ${update.round} rejected`, (run, clientId) => run.acceptUpdate(clientId, update, delta));
   }
 
-  // Secure aggregation's steps (server/secure-round.ts): keys, shares, the masked update, the reveal.
+  // Secure aggregation's steps (shared/secagg/coordinator-round.ts): keys, shares, the masked update, the reveal.
   advertiseKeys(connectionId: string, wire: AdvertWire): void {
-    this.rounds.acceptKeys(this.tabOn(connectionId).clientId, wire);
+    this.tabInRun(connectionId, 'keys refused', (run, clientId) => run.acceptKeys(clientId, wire));
+    this.emit('stateChanged');
   }
 
   submitShares(connectionId: string, wire: SharesWire): void {
-    this.rounds.acceptShares(this.tabOn(connectionId).clientId, wire);
+    this.tabInRun(connectionId, 'shares refused', (run, clientId) => run.acceptShares(clientId, wire));
+    this.emit('stateChanged');
   }
 
   submitMaskedUpdate(connectionId: string, wire: MaskedInputWire): void {
-    this.rounds.acceptMaskedUpdate(this.tabOn(connectionId).clientId, wire);
+    this.tabInRun(connectionId, 'masked update refused', (run, clientId) => run.acceptMaskedUpdate(clientId, wire));
   }
 
   submitReveal(connectionId: string, wire: RevealWire): void {
-    this.rounds.acceptReveal(this.tabOn(connectionId).clientId, wire);
+    this.tabInRun(connectionId, 'reveal refused', (run, clientId) => run.acceptReveal(clientId, wire));
+    this.emit('stateChanged');
   }
 
   disconnect(connectionId: string): void {
     const client = this.room.disconnect(connectionId);
     if (!client) return;
     this.log('info', `tab ${client.clientId} left`);
-    this.rounds.clientsChanged();
+    this.clientsChanged();
   }
 
   /** Bytes on the wire to/from one connection: counted for its tab and for the current round. */
@@ -183,33 +230,68 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     const client = this.room.onConnection(connectionId);
     if (!client) return; // a stranger's bytes are not the round's traffic
     this.room.recordTraffic(client.clientId, bytesSent, bytesReceived);
-    this.rounds.recordTraffic(bytesSent, bytesReceived);
+    this.run?.recordTraffic(bytesSent, bytesReceived);
   }
 
   // ── an admin ───────────────────────────────────────────────────────────────
 
   start(): void {
-    this.rounds.start();
+    if (this.running) throw new RunStateError(`a run is already in progress (phase: ${this.run!.phaseName}); stop it first`);
+    const deps = this.runDeps(this.settings);
+    const refusal = Run.preview(deps).refusal;
+    if (refusal) throw new RunStateError(`cannot start: ${refusal.replace('another round', 'the first round')}; raise targetEpsilon or the noise, or reset the privacy ledger (an explicit admin action)`);
+    this.run = Run.start(deps);
+    this.run.begin();
   }
 
   stop(): void {
-    this.rounds.stop();
-    this.checkpoint();
+    if (!this.running) throw new RunStateError(`nothing to stop (phase: ${this.phase})`);
+    this.run!.stop();
   }
 
   /**
    * Back to idle, and the checkpoints are gone: the next start is a fresh run. The past runs stay in
    * memory and are in the next checkpoint (a round or a stop); a restart before that starts without them.
+   * The privacy ledger stays: forgetting it is its own action (resetLedger).
    */
-  async reset(): Promise<void> {
-    this.rounds.reset();
-    await this.checkpoints?.clear();
+  reset(): Promise<void> {
+    if (this.running) throw new RunStateError('stop the run before resetting it');
+    this.run = null;
+    this.emit('stateChanged');
+    return this.checkpoints?.clear() ?? Promise.resolve();
   }
 
+  /**
+   * Forgets the privacy the population has spent: an explicit admin action, logged, that keeps a
+   * record of itself in the ledger. What the dashboard shows as ε from then on leaves out what was spent before.
+   */
+  async resetLedger(): Promise<void> {
+    if (this.running) throw new RunStateError('stop the run before resetting the privacy ledger');
+    const s = this.settings;
+    const before = this.ledger.ledger.epsilon(s.dpDelta).epsilon;
+    const forgotten = this.ledger.ledger.reset(this.timers.now());
+    await this.ledger.persist();
+    this.log(
+      'warn',
+      `privacy ledger reset by the admin: forgot ${forgotten.rounds} central rounds (ε ${before.toFixed(3)} at δ ${s.dpDelta}) and ${forgotten.uploads} noised updates; ` +
+        'the ε shown from now on does not count what the tabs that took part before have spent',
+    );
+    this.emit('stateChanged');
+  }
+
+  /** New settings apply from the next run. */
   changeSettings(partial: unknown): Settings {
-    const settings = resolveSettings(partial, this.settings);
-    this.rounds.updateSettings(settings);
-    return settings;
+    if (this.running) throw new RunStateError('settings can only change between runs: stop the run first');
+    this.settings = resolveSettings(partial, this.settings);
+    if (!tabsShareStatistics(this.settings)) {
+      // Stop showing what tabs reported before the change; they send no more.
+      for (const client of this.room.connectedClients()) {
+        client.labelCounts = null;
+        client.lastLoss = null;
+      }
+    }
+    this.emit('stateChanged');
+    return this.settings;
   }
 
   /** Switches a tab into (or out of) a simulated attacker, from its next round. */
@@ -235,14 +317,35 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     return index < partition.shards ? this.shards.shard(partition, index) : null;
   }
 
+  /** Everything the coordinator knows: the admin's view (server/release-view.ts makes the public one). */
   runState(): RunState {
-    const spec = modelSpec(this.settings.model);
+    const s = this.settings;
+    const spec = modelSpec(s.model);
+    const run = this.run;
     const query = this.access.roomCode ? `?room=${this.access.roomCode}` : '';
+    const inFlight = run?.inFlight() ?? { selected: [], answered: [], deadlineAt: null };
+    const worst = this.ledger.ledger.worstTab(s.dpDelta);
     return {
-      ...this.rounds.state(),
-      clients: this.clientViews(),
+      phase: run?.phaseName ?? 'idle',
+      round: run?.position.round ?? 0,
+      attempt: run?.position.attempt ?? 0,
+      ...inFlight,
+      selectedCount: inFlight.selected.length,
+      answeredCount: inFlight.answered.length,
+      participationHidden: false,
+      message: run?.message ?? 'Press start to begin training',
+      settings: s,
       modelTitle: spec.title,
       paramCount: spec.paramCount,
+      clients: this.clientViews(),
+      history: this.history,
+      pastRuns: this.pastRuns,
+      privacyBudget: this.running ? run!.budget() : Run.preview(this.runDeps(s)).budget,
+      privacyLedger: { worstTab: worst ? { uploads: worst.uploads, epsilon: worst.epsilon } : null, resets: [...this.ledger.ledger.resets] },
+      privacyWarning: this.running
+        ? null
+        : dpWarning({ ...s, populationSize: s.population > 0 ? s.population : this.room.members().length, paramCount: spec.paramCount }),
+      serverNow: this.timers.now(),
       joinUrls: this.baseUrls.map((url) => `${url}${query}`),
       roomCode: this.access.roomCode,
     };
@@ -255,7 +358,7 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
       backend: c.backend,
       backendReason: c.backendReason,
       numExamples: c.numExamples,
-      status: this.rounds.statusOf(c.clientId),
+      status: this.run && !this.run.ended ? this.run.statusOf(c.clientId) : c.backend ? 'idle' : 'joining',
       lastLoss: c.lastLoss,
       connected: true,
       lastUpdateAt: c.lastUpdateAt,
@@ -267,24 +370,77 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     }));
   }
 
+  private runDeps(settings: Settings): RunDeps {
+    return {
+      settings,
+      room: this.room,
+      evaluator: this.evaluator,
+      ledger: this.ledger,
+      timers: this.timers,
+      secureRng: this.secureRng,
+      transport: {
+        roundStart: (ids, start) => this.emit('roundStart', this.connectionsOf(ids), start),
+        evaluationRequest: (ids, request) => this.emit('evaluationRequest', this.connectionsOf(ids), request),
+        secure: {
+          roster: (ids, roster) => this.emit('secureRoster', this.connectionsOf(ids), roster),
+          forward: (id, forward) => this.connectionsOf([id]).forEach((c) => this.emit('secureForward', c, forward)),
+          unmask: (ids, request) => this.emit('secureUnmask', this.connectionsOf(ids), request),
+        },
+        roundDone: (metrics) => this.emit('roundDone', metrics),
+        roundCompleted: () => this.checkpoint(),
+        ended: (run) => this.runEnded(run),
+        stateChanged: () => this.emit('stateChanged'),
+        log: (message) => this.log('info', message),
+        bug: (error) => this.log('error', 'bug in the coordinator', error),
+      },
+    };
+  }
+
+  /** The run that ended joins the past runs (before the state change, so the state shows it), and is checkpointed. */
+  private runEnded(run: Run): void {
+    this.pastRuns = withPastRun(this.pastRuns, {
+      run: nextRunNumber(this.pastRuns),
+      settings: run.settings,
+      ended: run.phaseName === 'done' ? 'done' : 'stopped',
+      message: run.message,
+      startedAt: run.startedAt,
+      endedAt: this.timers.now(),
+      rounds: roundPoints(run.history),
+    });
+    this.checkpoint();
+  }
+
+  private clientsChanged(): void {
+    if (this.running) this.run!.clientsChanged();
+    this.emit('stateChanged');
+  }
+
+  /**
+   * The run a tab's message goes to: the one in progress or the last one (an ended run refuses updates
+   * itself, and still takes late evaluation reports). A stranger is refused first.
+   */
+  private tabInRun(connectionId: string, refused: string, act: (run: Run, clientId: string) => void): void {
+    const { clientId } = this.tabOn(connectionId);
+    if (!this.run) throw new UpdateRejectedError(`${refused}: no round is collecting updates (phase: idle)`);
+    act(this.run, clientId);
+  }
+
   private tabOn(connectionId: string) {
     const client = this.room.onConnection(connectionId);
     if (!client) throw new UnknownClientError('unknown client: send participant:join first');
     return client;
   }
 
-  private resendRoundIfOwed(clientId: string): void {
-    const start = this.rounds.roundOwedTo(clientId);
-    if (start) this.emit('roundStart', this.connectionsOf([clientId]), start);
-  }
-
   private connectionsOf(clientIds: string[]): string[] {
     return clientIds.map((id) => this.room.get(id)?.connectionId).filter((c): c is string => typeof c === 'string');
   }
 
+  /** Writes a checkpoint of everything a restart needs; resolves once it is on disk (none without a data directory). */
+  saveCheckpoint(): Promise<unknown> {
+    return this.checkpoints?.save({ run: this.run?.snapshot() ?? null, settings: this.settings, pastRuns: this.pastRuns, room: this.room.save(), global: this.global }) ?? Promise.resolve();
+  }
+
   private checkpoint(): void {
-    this.checkpoints?.save({ run: this.rounds.snapshot(), room: this.room.save(), global: this.rounds.global }).catch((error: unknown) =>
-      this.log('error', 'checkpoint failed', error),
-    );
+    this.saveCheckpoint().catch((error: unknown) => this.log('error', 'checkpoint failed', error));
   }
 }

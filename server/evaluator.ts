@@ -6,7 +6,12 @@ import type { LabelledImages } from '../shared/dataset-format.ts';
 import type { ModelName } from '../shared/model-spec.ts';
 import { evaluateModel } from '../shared/model-evaluation.ts';
 import { buildModel, readFlatWeights, writeFlatWeights } from '../shared/models.ts';
-import type { Evaluator } from './round.ts';
+
+/** The initial weights of a run and the figures of each global model. */
+export interface Evaluator {
+  initialWeights(model: ModelName, seed: number): Float32Array;
+  evaluate(model: ModelName, weights: Float32Array): Promise<{ accuracy: number; loss: number }>;
+}
 
 export async function initNodeBackend(): Promise<string> {
   for (const backend of ['wasm', 'cpu']) {

@@ -13,8 +13,7 @@ import { EvaluationRejectedError } from './evaluation-reports.ts';
 import { parseInbound, ProtocolError } from '../shared/protocol/parse.ts';
 
 const parseEvaluation = (raw: unknown) => parseInbound('participant:evaluation', raw);
-import { Room } from './room.ts';
-import { RoundController } from './round.ts';
+import { coordinatorFixture } from '../harness/coordinator-fixture.ts';
 import { flushAsync, ManualTimers } from '../harness/manual-timers.ts';
 import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
 
@@ -22,49 +21,20 @@ const P = MODEL_SPECS.mlp.paramCount;
 const filled = (value: number) => new Float32Array(P).fill(value);
 
 function setup(overrides: Partial<Settings> = {}, evaluator = new ScriptedEvaluator()) {
-  const settings = resolveSettings({ rounds: 3, minClientsPerRound: 2, minClientsToStart: 2, roundDeadlineMs: 10_000, shards: 8, ...overrides });
-  const nextIds: string[] = [];
-  const room = new Room(() => nextIds.shift()!);
-  const timers = new ManualTimers();
-  const starts: { ids: string[]; start: RoundStart }[] = [];
-  const requests: { ids: string[]; request: EvaluationRequest }[] = [];
-  const done: RoundMetrics[] = [];
-  const phases: Phase[] = [];
-  const bugs: unknown[] = [];
-  let stateChanges = 0;
-  const controller = new RoundController(
-    settings,
-    room,
-    evaluator,
-    {
-      sendRoundStart: (ids, start) => starts.push({ ids, start }),
-      sendEvaluationRequest: (ids, request) => requests.push({ ids, request }),
-      secure: { sendRoster: () => {}, sendForward: () => {}, sendUnmask: () => {} },
-      publishRoundDone: (m) => done.push(m),
-      stateChanged: () => {
-        stateChanges++;
-        if (phases.at(-1) !== controller.phase) phases.push(controller.phase);
-      },
-      roundCompleted: () => {},
-      log: () => {},
-      bug: (error) => bugs.push(error),
-    },
-    timers,
-  );
-  const addTab = (id: string, heldOutExamples: number, numExamples = 100) => {
-    nextIds.push(id);
-    room.join(`conn-${id}`, undefined, settings);
-    room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples, heldOutExamples });
-    controller.clientsChanged();
-  };
-  /** Both tabs answer round `round` with a delta of ones. */
-  const answer = (round: number) => {
-    controller.acceptUpdate('a', { round, numExamples: 100, loss: 0.5 }, filled(1));
-    controller.acceptUpdate('b', { round, numExamples: 100, loss: 0.5 }, filled(1));
+  const t = coordinatorFixture({ rounds: 3, minClientsPerRound: 2, minClientsToStart: 2, roundDeadlineMs: 10_000, shards: 8, ...overrides }, evaluator);
+  /** A tab holding out `heldOutExamples` joins and reports ready. */
+  const addTab = (id: string, heldOutExamples: number, numExamples = 100) => t.addTab(id, numExamples, heldOutExamples);
+  /** Both tabs answer round `round` with a delta of ones, and the round closes. */
+  const answer = async (round: number) => {
+    t.send('a', { round, numExamples: 100, loss: 0.5 }, filled(1));
+    t.send('b', { round, numExamples: 100, loss: 0.5 }, filled(1));
+    await flushAsync();
   };
   const report = (id: string, round: number, accuracy: number, count: number, loss = 1 - accuracy) =>
-    controller.acceptEvaluation(id, { round, accuracy, loss, count });
-  return { settings, room, timers, starts, requests, done, phases, bugs, controller, evaluator, addTab, answer, report, stateChanges: () => stateChanges };
+    t.coordinator.submitEvaluation(`conn-${id}`, { round, accuracy, loss, count });
+  let stateChanges = 0;
+  t.coordinator.on('stateChanged', () => stateChanges++);
+  return { ...t, addTab, answer, report, stateChanges: () => stateChanges };
 }
 
 const close = (actual: number | undefined, expected: number, what: string) =>
@@ -74,8 +44,8 @@ test('the reports on the model in round 2\'s start fill in round 1\'s entry, wei
   const t = setup();
   t.addTab('a', 10);
   t.addTab('b', 30);
-  t.controller.start();
-  t.answer(1);
+  t.coordinator.start();
+  await t.answer(1);
   assert.equal(t.starts[1].start.round, 2, 'round 2 is out with round 1\'s model');
   // a reports while round 1 is still being evaluated on the test set: kept until its entry exists
   t.report('a', 1, 0.9, 10, 0.2);
@@ -86,30 +56,30 @@ test('the reports on the model in round 2\'s start fill in round 1\'s entry, wei
   const changesBefore = t.stateChanges();
   t.report('b', 1, 0.5, 30, 1.4);
   // (9 + 15) right of 40; loss (10·0.2 + 30·1.4) / 40 = 44 / 40
-  const f = t.controller.history[0].federatedEvaluation!;
+  const f = t.coordinator.history[0].federatedEvaluation!;
   close(f.accuracy, 0.6, 'accuracy');
   close(f.loss, 1.1, 'loss');
   assert.equal(f.count, 40);
   assert.equal(f.tabs, 2);
   assert.ok(t.stateChanges() > changesBefore, 'the dashboard hears of it');
-  assert.equal(t.controller.history[0].accuracy, 0.5);
+  assert.equal(t.coordinator.history[0].accuracy, 0.5);
 
-  t.answer(2);
+  await t.answer(2);
   await flushAsync();
-  const round2 = () => t.controller.history[1].federatedEvaluation; // read afresh: a report fills it in
+  const round2 = () => t.coordinator.history[1].federatedEvaluation; // read afresh: a report fills it in
   assert.equal(round2(), null, 'round 2\'s model has not been reported on yet');
   t.report('a', 2, 0.95, 10);
   assert.equal(round2()?.count, 10);
-  assert.equal(t.controller.history[0].federatedEvaluation?.count, 40, 'round 1\'s figure is untouched');
+  assert.equal(t.coordinator.history[0].federatedEvaluation?.count, 40, 'round 1\'s figure is untouched');
 });
 
 test('a report that does not belong is refused with a clear error and changes nothing', async () => {
   const t = setup();
   t.addTab('a', 10);
   t.addTab('b', 30);
-  t.controller.start();
+  t.coordinator.start();
   assert.throws(() => t.report('a', 1, 0.9, 10), /evaluation of round 1 refused: this tab was sent no model to evaluate in this run/);
-  t.answer(1);
+  await t.answer(1);
   await flushAsync();
   const cases: [string, () => void, RegExp][] = [
     ['more examples than it holds out', () => t.report('a', 1, 0.9, 11), /counts 11 examples, the tab reported 10 held out when it got ready/],
@@ -119,10 +89,10 @@ test('a report that does not belong is refused with a clear error and changes no
   for (const [name, send, expected] of cases) {
     assert.throws(send, (error: unknown) => error instanceof EvaluationRejectedError && expected.test(error.message), name);
   }
-  assert.equal(t.controller.history[0].federatedEvaluation, null, 'nothing was counted');
+  assert.equal(t.coordinator.history[0].federatedEvaluation, null, 'nothing was counted');
   t.report('a', 1, 0.9, 10);
   assert.throws(() => t.report('a', 1, 0.1, 10), /this tab already reported on round 1's model/);
-  assert.deepEqual(t.controller.history[0].federatedEvaluation, { accuracy: 0.9, loss: 1 - 0.9, count: 10, tabs: 1 }, 'the duplicate did not count');
+  assert.deepEqual(t.coordinator.history[0].federatedEvaluation, { accuracy: 0.9, loss: 1 - 0.9, count: 10, tabs: 1 }, 'the duplicate did not count');
 
   // Out of range or malformed: refused at the edge, before the state machine sees it.
   const wire: [unknown, RegExp][] = [
@@ -143,8 +113,8 @@ test('without a test set the tabs\' accuracy is the round\'s, and the run stops 
   const t = setup({ centralEvaluation: false, rounds: 10, targetAccuracy: 0.9 });
   t.addTab('a', 10);
   t.addTab('b', 30);
-  t.controller.start();
-  t.answer(1);
+  t.coordinator.start();
+  await t.answer(1);
   await flushAsync();
   assert.equal(t.done.length, 0, 'round 1 waits for the tabs\' reports');
   t.report('a', 1, 0.5, 10);
@@ -157,15 +127,15 @@ test('without a test set the tabs\' accuracy is the round\'s, and the run stops 
   assert.equal(t.done[0].accuracySource, 'federated');
   assert.equal(t.done[0].federatedEvaluation?.count, 40);
 
-  t.answer(2);
+  await t.answer(2);
   await flushAsync();
-  assert.equal(t.controller.phase, 'training', 'round 3 is out');
+  assert.equal(t.coordinator.phase, 'training', 'round 3 is out');
   t.report('a', 2, 0.9, 10);
   t.report('b', 2, 0.95, 30); // (9 + 28.5) / 40 = 0.9375
   await flushAsync();
-  assert.equal(t.controller.phase, 'done');
-  assert.match(t.controller.message, /reached target accuracy 0.9 in round 2/);
-  assert.deepEqual(t.controller.global, filled(2), 'round 3 never counts');
+  assert.equal(t.coordinator.phase, 'done');
+  assert.match(t.coordinator.runState().message, /reached target accuracy 0.9 in round 2/);
+  assert.deepEqual(t.coordinator.global, filled(2), 'round 3 never counts');
   assert.equal(t.evaluator.evaluated.length, 0, 'the coordinator\'s test set was never used');
   assert.deepEqual(t.bugs, []);
 });
@@ -174,39 +144,38 @@ test('without a test set the next round is not aggregated before the reports are
   const t = setup({ centralEvaluation: false });
   t.addTab('a', 10);
   t.addTab('b', 30);
-  t.controller.start();
-  t.answer(1);
+  t.coordinator.start();
+  await t.answer(1);
   t.report('a', 1, 0.8, 10); // b never reports
-  t.answer(2);
+  await t.answer(2);
   await flushAsync();
-  assert.equal(t.controller.phase, 'aggregating', 'round 2 waits for round 1\'s evaluation');
-  assert.deepEqual(t.controller.global, filled(1));
+  assert.equal(t.coordinator.phase, 'aggregating', 'round 2 waits for round 1\'s evaluation');
+  assert.deepEqual(t.coordinator.global, filled(1));
   t.timers.advance(10_000);
   await flushAsync();
   assert.deepEqual(t.done.map((m) => [m.round, m.accuracy, m.federatedEvaluation?.tabs]), [[1, 0.8, 1]]);
-  assert.deepEqual(t.controller.global, filled(2), 'then round 2 aggregates');
-  assert.equal(t.controller.round, 3);
+  assert.deepEqual(t.coordinator.global, filled(2), 'then round 2 aggregates');
+  assert.equal(t.coordinator.runState().round, 3);
 });
 
 test('a tab that leaves is not waited for; nothing reported by the deadline stops the run saying why', async () => {
   const t = setup({ centralEvaluation: false, minClientsPerRound: 1 });
   t.addTab('a', 10);
   t.addTab('b', 30);
-  t.controller.start();
-  t.answer(1);
+  t.coordinator.start();
+  await t.answer(1);
   t.report('a', 1, 0.8, 10);
-  t.room.disconnect('conn-b');
-  t.controller.clientsChanged();
+  t.leave('b');
   await flushAsync();
   assert.deepEqual(t.done.map((m) => m.round), [1], 'b left: a\'s report is round 1\'s evaluation');
 
-  t.controller.acceptUpdate('a', { round: 2, numExamples: 100, loss: 0.5 }, filled(1));
+  t.send('a', { round: 2, numExamples: 100, loss: 0.5 }, filled(1));
   await flushAsync();
   assert.equal(t.starts.at(-1)!.start.round, 3);
   t.timers.advance(10_000); // a never reports on round 2's model (and round 3 times out: retried)
   await flushAsync();
-  assert.equal(t.controller.phase, 'stopped');
-  assert.match(t.controller.message, /no tab evaluated round 2's model within 10 s; with centralEvaluation off the tabs' held-out examples are the only measure/);
+  assert.equal(t.coordinator.phase, 'stopped');
+  assert.match(t.coordinator.runState().message, /no tab evaluated round 2's model within 10 s; with centralEvaluation off the tabs' held-out examples are the only measure/);
 });
 
 test('the final model goes to every ready tab holding out examples; without a test set the run ends when they report', async () => {
@@ -214,17 +183,18 @@ test('the final model goes to every ready tab holding out examples; without a te
   t.addTab('a', 10);
   t.addTab('b', 30);
   t.addTab('c', 0); // holds nothing out: never asked
-  t.controller.start();
+  t.coordinator.start();
   const [first, second] = t.starts[0].ids;
   const answerBy = (ids: string[], round: number) => {
-    for (const id of ids) t.controller.acceptUpdate(id, { round, numExamples: 100, loss: 0.5 }, filled(1));
+    for (const id of ids) t.send(id, { round, numExamples: 100, loss: 0.5 }, filled(1));
   };
   answerBy([first, second], 1);
+  await flushAsync();
   for (const id of t.starts[1].ids.filter((id) => id !== 'c')) t.report(id, 1, 0.6, id === 'a' ? 10 : 30);
   await flushAsync();
   answerBy(t.starts[1].ids, 2);
   await flushAsync();
-  assert.equal(t.controller.phase, 'evaluating');
+  assert.equal(t.coordinator.phase, 'evaluating');
   assert.equal(t.requests.length, 1);
   const { ids, request } = t.requests[0];
   assert.deepEqual([...ids].sort(), ['a', 'b']);
@@ -233,25 +203,25 @@ test('the final model goes to every ready tab holding out examples; without a te
   assert.deepEqual(decodeWeights(MODEL_SPECS.mlp, request.weights), filled(2), 'the final global model');
   t.report('a', 2, 0.9, 10);
   await flushAsync();
-  assert.equal(t.controller.phase, 'evaluating');
+  assert.equal(t.coordinator.phase, 'evaluating');
   t.report('b', 2, 0.7, 30);
   await flushAsync();
-  assert.equal(t.controller.phase, 'done');
-  close(t.controller.history[1].accuracy, (9 + 21) / 40, 'final accuracy');
-  assert.match(t.controller.message, /done: 2 rounds, accuracy 0.7500/);
+  assert.equal(t.coordinator.phase, 'done');
+  close(t.coordinator.history[1].accuracy, (9 + 21) / 40, 'final accuracy');
+  assert.match(t.coordinator.runState().message, /done: 2 rounds, accuracy 0.7500/);
 });
 
 test('with a test set the final model is reported on after the run is done, and a new run starts with none of the old reports', async () => {
   const t = setup({ rounds: 1 });
   t.addTab('a', 10);
   t.addTab('b', 30);
-  t.controller.start();
-  t.answer(1);
+  t.coordinator.start();
+  await t.answer(1);
   await flushAsync();
-  assert.equal(t.controller.phase, 'done');
+  assert.equal(t.coordinator.phase, 'done');
   t.report('b', 1, 0.75, 30);
-  assert.deepEqual(t.controller.history[0].federatedEvaluation, { accuracy: 0.75, loss: 0.25, count: 30, tabs: 1 });
-  t.controller.start();
+  assert.deepEqual(t.coordinator.history[0].federatedEvaluation, { accuracy: 0.75, loss: 0.25, count: 30, tabs: 1 });
+  t.coordinator.start();
   assert.throws(() => t.report('a', 1, 0.75, 10), /this tab was sent no model to evaluate in this run/);
 });
 

@@ -28,11 +28,12 @@ function runCheckpoint(overrides: Partial<Settings> = {}): RunCheckpoint {
       message: 'round 3 of 5',
       settings,
       history: [roundMetrics(1, { privacy, clipNorm: 1 }), roundMetrics(2, { privacy: { ...privacy, roundsSpent: 2 }, clipNorm: 1 })],
-      privacy: { ledger: { delta: 1e-5, spends: [{ samplingRate: 1, noiseMultiplier: 1.1, rounds: 2 }] }, clipNorm: 1 },
+      strategy: { clipNorm: 1 },
       serverOptimizer: {},
-      pastRuns: [{ run: 1, settings, ended: 'stopped', message: 'stopped in round 2', startedAt: 1000, endedAt: 2000, rounds: [{ round: 1, accuracy: 0.8, loss: 0.6 }] }],
       runStartedAt: 3000,
     },
+    settings,
+    pastRuns: [{ run: 1, settings, ended: 'stopped', message: 'stopped in round 2', startedAt: 1000, endedAt: 2000, rounds: [{ round: 1, accuracy: 0.8, loss: 0.6 }] }],
     room: { joins: 2, dealt: 2, deals: 1, clients: [{ clientId: 'a1b2c3d4e5f6', tokenHash: TOKEN_HASH, shard: 0, numExamples: 4000, attack: 'none' }] },
     global: new Float32Array(P).fill(0.25),
   };
@@ -71,8 +72,8 @@ async function refusal(t: TestContext, alter: (meta: any, arrays: Record<string,
 test('a checkpoint of a real run reads back as it was written, with no warning', async (t) => {
   const { lines, checkpoints } = await setup(t);
   const saved = runCheckpoint({ serverOptimizer: 'fedadam', noiseMultiplier: 0, clipNorm: 0 });
-  saved.run.privacy = { ledger: null, clipNorm: 0 };
-  saved.run.serverOptimizer = { m: new Float32Array(P).fill(0.5), v: new Float32Array(P).fill(0.125) };
+  saved.run!.strategy = { clipNorm: 0 };
+  saved.run!.serverOptimizer = { m: new Float32Array(P).fill(0.5), v: new Float32Array(P).fill(0.125) };
   await checkpoints.save(saved);
   const loaded = await checkpoints.load();
   assert.ok(loaded);
@@ -85,8 +86,8 @@ test('a model or server-optimizer state holding NaN or Inf is damage: the older 
   assert.equal(await refusal(t, (_, arrays) => (arrays.global[1234] = NaN)), 'global[1234] is NaN');
   assert.equal(await refusal(t, (_, arrays) => (arrays.global[P - 1] = -Infinity)), `global[${P - 1}] is -Infinity`);
   const fedadam = runCheckpoint({ serverOptimizer: 'fedadam', noiseMultiplier: 0, clipNorm: 0 });
-  fedadam.run.privacy = { ledger: null, clipNorm: 0 };
-  fedadam.run.serverOptimizer = { m: new Float32Array(P), v: new Float32Array(P) };
+  fedadam.run!.strategy = { clipNorm: 0 };
+  fedadam.run!.serverOptimizer = { m: new Float32Array(P), v: new Float32Array(P) };
   assert.equal(await refusal(t, (_, arrays) => (arrays['serverOptimizer.v'][7] = Infinity), fedadam), 'serverOptimizer.v[7] is Infinity');
 });
 
@@ -101,8 +102,8 @@ test('a model or optimizer state of the wrong size for the checkpoint\'s model i
     `global: ${P} values, but the checkpoint's model cnn has ${MODEL_SPECS.cnn.paramCount} parameters`,
   );
   const fedadam = runCheckpoint({ serverOptimizer: 'fedadam', noiseMultiplier: 0, clipNorm: 0 });
-  fedadam.run.privacy = { ledger: null, clipNorm: 0 };
-  fedadam.run.serverOptimizer = { m: new Float32Array(P), v: new Float32Array(P) };
+  fedadam.run!.strategy = { clipNorm: 0 };
+  fedadam.run!.serverOptimizer = { m: new Float32Array(P), v: new Float32Array(P) };
   assert.match(await refusal(t, (_, arrays) => delete arrays['serverOptimizer.v'], fedadam), /^serverOptimizer: server optimizer FedAdam .* keeps \[m, v\], the saved state has \[m\]/);
   assert.equal(await refusal(t, (_, arrays) => (arrays.extra = new Float32Array(1))), 'an array "extra" that no part of a run is saved as');
 });
@@ -114,14 +115,14 @@ test('a garbage history, room or privacy state is refused by the schema, naming 
   assert.equal(await refusal(t, (meta) => (meta.room.clients = [null])), 'room.clients[0]: Expected object (got null)');
   assert.equal(await refusal(t, (meta) => delete meta.room.clients[0].tokenHash), 'room.clients[0].tokenHash: Expected required property');
   assert.equal(await refusal(t, (meta) => (meta.run.phase = 'flying')), 'run.phase: expected one of "idle", "waiting", "training", "aggregating", "evaluating", "done", "stopped" (got "flying")');
-  assert.equal(await refusal(t, (meta) => (meta.run.privacy.ledger.spends[0].rounds = 1.5)), 'run.privacy.ledger.spends[0].rounds: Expected integer (got 1.5)');
-  assert.equal(await refusal(t, (meta) => (meta.run.privacy = null)), 'run.privacy: Expected object (got null)');
-  assert.equal(await refusal(t, (meta) => (meta.run.pastRuns[0].ended = 'exploded')), 'run.pastRuns[0].ended: expected one of "done", "stopped" (got "exploded")');
+  assert.equal(await refusal(t, (meta) => (meta.run.strategy.clipNorm = -1)), 'run.strategy.clipNorm: Expected number to be greater or equal to 0 (got -1)');
+  assert.equal(await refusal(t, (meta) => (meta.run.strategy = null)), 'run.strategy: Expected object (got null)');
+  assert.equal(await refusal(t, (meta) => (meta.pastRuns[0].ended = 'exploded')), 'pastRuns[0].ended: expected one of "done", "stopped" (got "exploded")');
   assert.equal(await refusal(t, (meta) => (meta.run.runStartedAt = 'yesterday')), 'run.runStartedAt: Expected number (got "yesterday")');
   assert.equal(await refusal(t, (meta) => (meta.run.surprise = 1)), 'run.surprise: Unexpected property (got 1)');
   assert.equal(await refusal(t, (meta) => (meta.run.completedRounds = 7)), 'run.completedRounds: 7, but the history\'s last round is 2');
   assert.equal(await refusal(t, (meta) => (meta.room.clients = [meta.room.clients[0], meta.room.clients[0]])), 'room.clients[1].clientId: "a1b2c3d4e5f6" twice');
-  assert.equal(await refusal(t, (meta) => (meta.version = 1)), 'a run checkpoint of format 1; this Flock reads format 2');
+  assert.equal(await refusal(t, (meta) => (meta.version = 1)), 'a run checkpoint of format 1; this Flock reads format 3');
 });
 
 test('settings a checkpoint holds are checked as settings, and a refusal names the checkpoint field, not a command-line flag', async (t) => {
@@ -130,14 +131,14 @@ test('settings a checkpoint holds are checked as settings, and a refusal names t
     await refusal(t, (meta) => (meta.run.settings.clipNorm = 0)),
     'run.settings: invalid settings: noiseMultiplier > 0 needs clipNorm > 0: noise is calibrated to the clip norm',
   );
-  assert.match(await refusal(t, (meta) => (meta.run.pastRuns[0].settings.rounds = 'many')), /^run\.pastRuns\[0\]\.settings\.rounds: Expected integer \(got "many"\)$/);
+  assert.match(await refusal(t, (meta) => (meta.pastRuns[0].settings.rounds = 'many')), /^pastRuns\[0\]\.settings\.rounds: Expected integer \(got "many"\)$/);
 });
 
 test('a checkpoint without a setting added since it was written resumes with that setting\'s default', async (t) => {
   const { checkpoints, writeAltered } = await setup(t);
   await checkpoints.save(runCheckpoint());
   await writeAltered((meta) => delete meta.run.settings.seed);
-  assert.equal((await checkpoints.load())?.run.settings.seed, 42);
+  assert.equal((await checkpoints.load())?.run?.settings.seed, 42);
 });
 
 test('when no checkpoint passes, the refusal names each file with its reason and says what --fresh does', async (t) => {

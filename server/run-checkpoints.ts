@@ -1,7 +1,9 @@
-// What a checkpoint of the run holds, and turning it back into typed values: the round state
-// machine's snapshot, the room's tabs (token hashes, never tokens), the global model and the
-// server optimizer's state (m, v), the last two as binary arrays "global", "serverOptimizer.m" ….
-// The file format and its atomic writes are checkpoint-store.ts's business.
+// What a checkpoint of the coordinator holds, and turning it back into typed values: the run's
+// snapshot (run.ts; null when there is none), the next run's settings, the session's past runs and
+// the room's tabs (token hashes, never tokens) as JSON; the global model and the server
+// optimizer's state (m, v) as binary arrays "global", "serverOptimizer.m" …. The population's
+// privacy ledger is not here: it outlives checkpoints (ledger-file.ts). The file format and its
+// atomic writes are checkpoint-store.ts's business.
 //
 // A file with a valid checksum can still hold a run the coordinator must not go on from (a NaN in
 // the model, a history of garbage, a model of another size): every check of that is here, in
@@ -11,70 +13,52 @@ import { KindGuard, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { createServerOptimizer } from '../shared/fl/server-optimizer.ts';
 import { modelSpec } from '../shared/model-spec.ts';
-import { literals, PastRunSchema, PHASES, RoundMetricsSchema } from '../shared/protocol/records.ts';
-import { resolveSettings, SettingsError, SettingsSchema } from '../shared/settings.ts';
+import { literals, PastRunSchema, PHASES, RoundMetricsSchema, type PastRun } from '../shared/protocol/records.ts';
+import { resolveSettings, SettingsError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import { CheckpointError, CheckpointStore, type Checkpoint } from './checkpoint-store.ts';
 import { parsePastRuns, PastRunsError } from './past-runs.ts';
 import { SavedRoomSchema, type SavedRoom } from './room.ts';
-import type { RunSnapshot } from './round.ts';
+import type { RunSnapshot } from './run.ts';
 
 /** Bumped when the meta's shape changes; an older checkpoint is then refused with a clear message. */
-const RUN_CHECKPOINT_VERSION = 2; // 2: the privacy ledger and clip norm, and the per-round privacy records
-// Not bumped for the server optimizer: its state travels as extra arrays and the meta is unchanged. A
-// version-2 file without them has no serverOptimizer setting either, so it resumes with 'none', which keeps no state.
-// Nor for the past runs and the run's start time: a file without them resumes with none and the time of the resume.
+const RUN_CHECKPOINT_VERSION = 3; // 3: the run apart from the coordinator's settings and past runs; the ledger in its own file
 /** Binary arrays of the server optimizer's state are named this + the buffer's name. */
 const OPTIMIZER_ARRAY_PREFIX = 'serverOptimizer.';
 
 export interface RunCheckpoint {
-  run: RunSnapshot;
+  run: RunSnapshot | null;
+  /** The next run's settings. */
+  settings: Settings;
+  pastRuns: PastRun[];
   room: SavedRoom;
+  /** The run's global model (of the run's model), or the initial weights of the next run. */
   global: Float32Array;
 }
 
 /** Settings as a checkpoint holds them: one added to Flock since the file was written is missing, and takes its default. */
 const SavedSettingsSchema = Type.Partial(SettingsSchema);
 
-/** The privacy spent (run-privacy.ts's RunPrivacyState): the ledger of central DP, and the clip norm reached. */
-const RunPrivacyStateSchema = Type.Object(
+/** The JSON part of a checkpoint: the run's snapshot without its binary arrays, the next run's settings, the past runs, the room. */
+export const RunMetaSchema = Type.Object(
   {
-    ledger: Type.Union([
+    version: Type.Literal(RUN_CHECKPOINT_VERSION),
+    run: Type.Union([
       Type.Object(
         {
-          delta: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
-          spends: Type.Array(
-            Type.Object(
-              { samplingRate: Type.Number({ minimum: 0, maximum: 1 }), noiseMultiplier: Type.Number({ minimum: 0 }), rounds: Type.Integer({ minimum: 0 }) },
-              { additionalProperties: false },
-            ),
-          ),
+          phase: literals(PHASES),
+          completedRounds: Type.Integer({ minimum: 0 }),
+          message: Type.String(),
+          settings: SavedSettingsSchema,
+          history: Type.Array(RoundMetricsSchema),
+          strategy: Type.Object({ clipNorm: Type.Number({ minimum: 0 }) }, { additionalProperties: false }),
+          runStartedAt: Type.Number(),
         },
         { additionalProperties: false },
       ),
       Type.Null(),
     ]),
-    clipNorm: Type.Number({ minimum: 0 }),
-  },
-  { additionalProperties: false },
-);
-
-/** The JSON part of a run checkpoint: the run's snapshot without its binary arrays, and the room. */
-export const RunMetaSchema = Type.Object(
-  {
-    version: Type.Literal(RUN_CHECKPOINT_VERSION),
-    run: Type.Object(
-      {
-        phase: literals(PHASES),
-        completedRounds: Type.Integer({ minimum: 0 }),
-        message: Type.String(),
-        settings: SavedSettingsSchema,
-        history: Type.Array(RoundMetricsSchema),
-        privacy: RunPrivacyStateSchema,
-        pastRuns: Type.Optional(Type.Array(Type.Object({ ...PastRunSchema.properties, settings: SavedSettingsSchema }, { additionalProperties: false }))),
-        runStartedAt: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-      },
-      { additionalProperties: false },
-    ),
+    settings: SavedSettingsSchema,
+    pastRuns: Type.Array(Type.Object({ ...PastRunSchema.properties, settings: SavedSettingsSchema }, { additionalProperties: false })),
     room: SavedRoomSchema,
   },
   { additionalProperties: false },
@@ -84,7 +68,7 @@ type RunMeta = Static<typeof RunMetaSchema>;
 // Does not compile when RunSnapshot gains or loses a field the meta does not: change RunMetaSchema with it.
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 type MustHold<T extends true> = T;
-type _MetaHoldsTheSnapshot = MustHold<SameKeys<RunMeta['run'], Omit<RunSnapshot, 'serverOptimizer'>>>;
+type _MetaHoldsTheSnapshot = MustHold<SameKeys<NonNullable<RunMeta['run']>, Omit<RunSnapshot, 'serverOptimizer'>>>;
 
 export class RunCheckpoints {
   private readonly store: CheckpointStore;
@@ -99,10 +83,14 @@ export class RunCheckpoints {
 
   /** Copies the model and the optimizer's state at once: the run may move on before the write is done. */
   save(checkpoint: RunCheckpoint): Promise<unknown> {
-    const { serverOptimizer, ...run } = checkpoint.run;
     const arrays: Record<string, Float32Array> = { global: checkpoint.global.slice() };
-    for (const [name, values] of Object.entries(serverOptimizer)) arrays[OPTIMIZER_ARRAY_PREFIX + name] = values.slice();
-    const meta: RunMeta = { version: RUN_CHECKPOINT_VERSION, run, room: checkpoint.room };
+    let run: RunMeta['run'] = null;
+    if (checkpoint.run) {
+      const { serverOptimizer, ...rest } = checkpoint.run;
+      run = rest;
+      for (const [name, values] of Object.entries(serverOptimizer)) arrays[OPTIMIZER_ARRAY_PREFIX + name] = values.slice();
+    }
+    const meta: RunMeta = { version: RUN_CHECKPOINT_VERSION, run, settings: checkpoint.settings, pastRuns: checkpoint.pastRuns, room: checkpoint.room };
     return this.store.save({ meta: JSON.parse(JSON.stringify(meta)), arrays });
   }
 
@@ -127,22 +115,25 @@ function decodeRunCheckpoint({ meta, arrays }: Checkpoint): RunCheckpoint {
   if (problem) throw new CheckpointError(problem);
   const { run, room } = meta as RunMeta;
 
-  let settings;
-  try {
-    settings = resolveSettings(run.settings);
-  } catch (error) {
-    if (!(error instanceof SettingsError)) throw error;
-    throw new CheckpointError(`run.settings: ${error.message}`);
-  }
+  const checkedSettings = (where: string, given: unknown): Settings => {
+    try {
+      return resolveSettings(given);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      throw new CheckpointError(`${where}: ${error.message}`);
+    }
+  };
+  const settings = checkedSettings('settings', (meta as RunMeta).settings);
+  const runSettings = run ? checkedSettings('run.settings', run.settings) : null;
   let pastRuns;
   try {
-    pastRuns = parsePastRuns(run.pastRuns ?? []);
+    pastRuns = parsePastRuns((meta as RunMeta).pastRuns);
   } catch (error) {
     if (!(error instanceof PastRunsError)) throw error;
-    throw new CheckpointError(`run.${error.message}`);
+    throw new CheckpointError(error.message);
   }
-  const lastRound = run.history.at(-1)?.round ?? 0;
-  if (run.completedRounds !== lastRound) throw new CheckpointError(`run.completedRounds: ${run.completedRounds}, but the history's last round is ${lastRound}`);
+  const lastRound = run?.history.at(-1)?.round ?? 0;
+  if (run && run.completedRounds !== lastRound) throw new CheckpointError(`run.completedRounds: ${run.completedRounds}, but the history's last round is ${lastRound}`);
   const seen = new Set<string>();
   room.clients.forEach(({ clientId }, i) => {
     if (seen.has(clientId)) throw new CheckpointError(`room.clients[${i}].clientId: ${JSON.stringify(clientId)} twice`);
@@ -150,10 +141,11 @@ function decodeRunCheckpoint({ meta, arrays }: Checkpoint): RunCheckpoint {
   });
 
   const { global } = arrays;
-  const paramCount = modelSpec(settings.model).paramCount;
+  const modelSettings = runSettings ?? settings;
+  const paramCount = modelSpec(modelSettings.model).paramCount;
   if (!global) throw new CheckpointError('no "global" array (the model)');
   if (global.length !== paramCount) {
-    throw new CheckpointError(`global: ${global.length} values, but the checkpoint's model ${settings.model} has ${paramCount} parameters`);
+    throw new CheckpointError(`global: ${global.length} values, but the checkpoint's model ${modelSettings.model} has ${paramCount} parameters`);
   }
   const serverOptimizer: Record<string, Float32Array> = {};
   for (const name of Object.keys(arrays)) {
@@ -162,7 +154,7 @@ function decodeRunCheckpoint({ meta, arrays }: Checkpoint): RunCheckpoint {
   }
   try {
     // The optimizer's own check of what it keeps and at what size, on a throwaway instance.
-    createServerOptimizer(settings, paramCount).restore(serverOptimizer);
+    createServerOptimizer(modelSettings, run ? paramCount : 0).restore(run ? serverOptimizer : {});
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new CheckpointError(`serverOptimizer: ${error.message}`);
@@ -172,10 +164,13 @@ function decodeRunCheckpoint({ meta, arrays }: Checkpoint): RunCheckpoint {
     if (at >= 0) throw new CheckpointError(`${name}[${at}] is ${values[at]}`);
   }
 
+  if (!run && Object.keys(serverOptimizer).length > 0) throw new CheckpointError('server optimizer arrays, but no run to go with them');
   return {
     global,
     room,
-    run: { ...run, settings, serverOptimizer, pastRuns, runStartedAt: run.runStartedAt ?? null },
+    settings,
+    pastRuns,
+    run: run && runSettings ? { ...run, settings: runSettings, serverOptimizer } : null,
   };
 }
 

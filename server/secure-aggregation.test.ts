@@ -5,97 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_SPECS } from '../shared/model-spec.ts';
 import type { RoundMetrics } from '../shared/protocol/records.ts';
-import type { RoundStart } from '../shared/protocol/messages.ts';
 import { resolveSettings, type Settings } from '../shared/settings.ts';
 import { createRng } from '../shared/fl/rng.ts';
 import { clipToNorm } from '../shared/fl/clip.ts';
-import { SecureUploadSession } from '../shared/secagg/upload-session.ts';
-import { Room } from './room.ts';
-import { RoundController } from './round.ts';
-import { ManualTimers } from '../harness/manual-timers.ts';
-import { ScriptedEvaluator } from '../harness/scripted-evaluator.ts';
+import { coordinatorFixture } from '../harness/coordinator-fixture.ts';
+import { secureTabs, until } from '../harness/secure-tabs.ts';
 
 const P = MODEL_SPECS.mlp.paramCount;
 
-/** Polls until `ready()` (WebCrypto work runs off the event loop's microtasks). */
-async function until(what: string, ready: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-function setup(overrides: Partial<Settings>) {
-  const settings = resolveSettings({
-    rounds: 1,
-    minClientsPerRound: 2,
-    secureAggregation: true,
-    clipNorm: 1,
-    roundDeadlineMs: 60_000,
-    secAggStepMs: 5_000,
-    ...overrides,
-  });
-  const nextIds: string[] = [];
-  const room = new Room(() => nextIds.shift()!);
-  const timers = new ManualTimers();
-  const evaluator = new ScriptedEvaluator();
-  const sessions = new Map<string, SecureUploadSession>();
-  const starts: RoundStart[] = [];
-  const done: RoundMetrics[] = [];
-  const logs: string[] = [];
-  const errors: unknown[] = [];
-  const background = (work: Promise<unknown>) => work.catch((error: unknown) => errors.push(error));
-  const controller: RoundController = new RoundController(
-    settings,
-    room,
-    evaluator,
-    {
-      sendRoundStart: (ids, start) => {
-        starts.push(start);
-        for (const clientId of ids) {
-          background(
-            SecureUploadSession.open({
-              clientId,
-              round: start.round,
-              attempt: start.attempt,
-              transport: {
-                sendKeys: (wire) => controller.acceptKeys(clientId, wire),
-                sendShares: (wire) => controller.acceptShares(clientId, wire),
-                sendMasked: async (wire) => (controller.acceptMaskedUpdate(clientId, wire), { accepted: true }),
-                sendReveal: (wire) => controller.acceptReveal(clientId, wire),
-              },
-            }).then((session) => {
-              sessions.set(clientId, session);
-              session.advertise();
-            }),
-          );
-        }
-      },
-      secure: {
-        sendRoster: (ids, wire) => ids.forEach((id) => background(sessions.get(id)!.onRoster(wire))),
-        sendForward: (id, wire) => background(sessions.get(id)!.onForward(wire)),
-        sendUnmask: (ids, wire) => ids.forEach((id) => sessions.get(id)!.onUnmask(wire)),
-      },
-      publishRoundDone: (m) => done.push(m),
-      stateChanged: () => {},
-      roundCompleted: () => {},
-      log: (message) => logs.push(message),
-      bug: (error) => errors.push(error),
-    },
-    timers,
-  );
-  const addTab = (id: string, numExamples: number) => {
-    nextIds.push(id);
-    room.join(`conn-${id}`, undefined, settings);
-    room.markReady(id, { backend: 'wasm', backendReason: 'test', numExamples });
-    controller.clientsChanged();
-  };
-  const leave = (id: string) => {
-    room.disconnect(`conn-${id}`);
-    controller.clientsChanged();
-  };
-  return { controller, timers, evaluator, sessions, starts, done, logs, errors, addTab, leave };
+function setup(overrides: Partial<Settings>, options: { silent?: string[] } = {}) {
+  const t = coordinatorFixture({ rounds: 1, minClientsPerRound: 2, secureAggregation: true, clipNorm: 1, roundDeadlineMs: 60_000, secAggStepMs: 5_000, ...overrides });
+  return { ...t, ...secureTabs(t, options), addTab: (id: string, numExamples: number) => t.addTab(id, numExamples) };
 }
 
 /** A distinct update per tab with norm 0.8 (inside C = 1, so clipping leaves it alone). */
@@ -111,9 +31,9 @@ test('secure aggregation: one tab drops after the key exchange, the round unmask
   const t = setup({ minClientsToStart: 4, secAggThreshold: 0.6 });
   const examples: Record<string, number> = { a: 100, b: 200, c: 300, d: 400 };
   for (const [id, n] of Object.entries(examples)) t.addTab(id, n);
-  t.controller.start();
-  await until('every tab to have received its shares (step 2)', () => t.controller.statusOf('d') === 'training' && t.sessions.size === 4 && [...t.sessions.values()].every((s) => s.peers === 3));
-  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } }).open.secure.step === 'inputs');
+  t.coordinator.start();
+  await until('every tab to have received its shares (step 2)', () => t.status('d') === 'training' && t.sessions.size === 4 && [...t.sessions.values()].every((s) => s.peers === 3));
+  await until('the inputs step', () => t.step() === 'inputs');
   t.leave('d'); // after the key exchange, before its masked update: its pairwise masks stay in the others' inputs
   const deltas = { a: deltaOf(1), b: deltaOf(2), c: deltaOf(3) };
   for (const [id, delta] of Object.entries(deltas)) await t.sessions.get(id)!.submit(delta, true, 0.5, createRng(Number(id.charCodeAt(0))));
@@ -141,38 +61,32 @@ test('secure aggregation: below the threshold the attempt fails cleanly and the 
   t.addTab('a', 100);
   t.addTab('b', 100);
   t.addTab('c', 100);
-  t.controller.start();
-  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } | null }).open?.secure.step === 'inputs');
-  const before = t.controller.global.slice();
+  t.coordinator.start();
+  await until('the inputs step', () => t.step() === 'inputs');
+  const before = t.coordinator.global.slice();
   t.leave('c');
   await t.sessions.get('a')!.submit(deltaOf(1), true, 0.5, createRng(1));
   await t.sessions.get('b')!.submit(deltaOf(2), true, 0.5, createRng(2));
   await until('the retry', () => t.starts.length === 2);
   assert.equal(t.starts[1].attempt, 2);
   assert.ok(t.logs.some((l) => /secure aggregation failed: round 1 attempt 1: only 2 of 3 needed tabs sent a masked input/.test(l)), t.logs.join('\n'));
-  assert.deepEqual(t.controller.global, before, 'nothing was aggregated');
+  assert.deepEqual(t.coordinator.global, before, 'nothing was aggregated');
   assert.equal(t.evaluator.evaluated.length, 0);
   assert.deepEqual(t.errors, []);
 });
 
 test('secure aggregation: a tab that never sends keys is left out when the keys step\'s deadline passes', async () => {
-  const t = setup({ minClientsToStart: 3, secAggThreshold: 0.5 });
+  const t = setup({ minClientsToStart: 3, secAggThreshold: 0.5 }, { silent: ['c'] }); // c's tab is stalled
   t.addTab('a', 100);
   t.addTab('b', 100);
   t.addTab('c', 100);
-  // c's tab is stalled: its round:start is never answered
-  const controller = t.controller as unknown as { acceptKeys(id: string, wire: unknown): void };
-  const acceptKeys = controller.acceptKeys.bind(t.controller);
-  controller.acceptKeys = (id, wire) => {
-    if (id !== 'c') acceptKeys(id, wire);
-  };
-  t.controller.start();
+  t.coordinator.start();
   await until('a and b to advertise', () => t.sessions.size === 3);
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.ok([...t.sessions.values()].every((s) => s.peers === 0), 'no roster before the deadline');
   t.timers.advance(5_000);
   await until('a and b to get the roster of two', () => t.sessions.get('a')!.peers === 1 && t.sessions.get('b')!.peers === 1);
-  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } }).open.secure.step === 'inputs');
+  await until('the inputs step', () => t.step() === 'inputs');
   await t.sessions.get('a')!.submit(deltaOf(1), true, 0.5, createRng(1));
   await t.sessions.get('b')!.submit(deltaOf(2), true, 0.5, createRng(2));
   await until('the round to be evaluated', () => t.evaluator.evaluated.length === 1);
@@ -184,10 +98,10 @@ test('secure aggregation: a plain update is refused, and the model stays as it w
   const t = setup({ minClientsToStart: 2 });
   t.addTab('a', 100);
   t.addTab('b', 100);
-  t.controller.start();
-  const before = t.controller.global.slice();
-  assert.throws(() => t.controller.acceptUpdate('a', { round: 1, numExamples: 100, loss: 0.5 }, deltaOf(1)), /this run uses secure aggregation, send a masked update/);
-  assert.deepEqual(t.controller.global, before);
+  t.coordinator.start();
+  const before = t.coordinator.global.slice();
+  assert.throws(() => t.send('a', { round: 1, numExamples: 100, loss: 0.5 }, deltaOf(1)), /this run uses secure aggregation, send a masked update/);
+  assert.deepEqual(t.coordinator.global, before);
 });
 
 /** Std of (global − expected) over all parameters, times W: the noise on the sum. */
@@ -205,8 +119,8 @@ function noiseOnSum(global: Float32Array, expected: (i: number) => number, expec
 async function noisedSecureRound(overrides: Partial<Settings>) {
   const t = setup({ minClientsToStart: 3, secAggThreshold: 0.6, ...overrides });
   for (const id of ['a', 'b', 'c']) t.addTab(id, 100);
-  t.controller.start();
-  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } | null }).open?.secure.step === 'inputs');
+  t.coordinator.start();
+  await until('the inputs step', () => t.step() === 'inputs');
   const deltas = [deltaOf(1), deltaOf(2), deltaOf(3)];
   await Promise.all(['a', 'b', 'c'].map((id, k) => t.sessions.get(id)!.submit(deltas[k], true, 0.5, createRng(10 + k))));
   await until('the round to be evaluated', () => t.evaluator.evaluated.length === 1);
@@ -240,15 +154,15 @@ test('secure aggregation with distributed DP: the tabs add the noise before mask
 test('secure aggregation: a tab that masks an unclipped update is caught in the sum; the round is retried and the model unchanged', async () => {
   const t = setup({ minClientsToStart: 3, secAggThreshold: 0.6 });
   for (const id of ['a', 'b', 'c']) t.addTab(id, 100);
-  t.controller.start();
-  await until('the inputs step', () => (t.controller as unknown as { open: { secure: { step: string } } | null }).open?.secure.step === 'inputs');
-  const before = t.controller.global.slice();
+  t.coordinator.start();
+  await until('the inputs step', () => t.step() === 'inputs');
+  const before = t.coordinator.global.slice();
   const huge = deltaOf(3).map((v) => v * 125); // norm 100, against C = 1: the page would have clipped it
   await t.sessions.get('a')!.submit(deltaOf(1), true, 0.5, createRng(1));
   await t.sessions.get('b')!.submit(deltaOf(2), true, 0.5, createRng(2));
   await t.sessions.get('c')!.submit(huge, true, 0.5, createRng(3));
   await until('the retry', () => t.starts.length === 2);
   assert.ok(t.logs.some((l) => /the unmasked sum is out of bounds \(‖Σ w·Δ‖ = 10\d, at most 3\.\d+ from 3 clipped updates\)/.test(l)), t.logs.join('\n'));
-  assert.deepEqual(t.controller.global, before, 'the model is bit-identical');
+  assert.deepEqual(t.coordinator.global, before, 'the model is bit-identical');
   assert.equal(t.evaluator.evaluated.length, 0);
 });

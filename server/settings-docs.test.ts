@@ -6,25 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { DEFAULT_SETTINGS, SettingsSchema, type Settings } from '../shared/settings.ts';
+import { RUN_TABLE_HEADER, runSettingsTable } from '../harness/settings-table.ts';
 import { loadConfig, SERVER_KEYS } from './config.ts';
 import { DEFAULT_LIMITS } from './limits/transport-limits.ts';
 import { ROOT_DIR } from './data-paths.ts';
 
 const DOC = 'docs/settings.md';
-const RUN_TABLE_HEADER = '| setting | default | meaning |';
 const OPTIONS_TABLE_HEADER = '| option | default | meaning |';
-
-/** The run settings table as docs/settings.md must show it, in the schema's order. */
-function runSettingsTable(): string {
-  const rows = Object.entries(SettingsSchema.properties).map(([key, property]) => {
-    const description = (property as { description?: string }).description?.trim() ?? '';
-    if (description === '') throw new Error(`${key} has no description in SettingsSchema (shared/settings.ts): the docs table and the form need one`);
-    const value = DEFAULT_SETTINGS[key as keyof Settings];
-    return `| \`${key}\` | \`${JSON.stringify(value)}\` | ${description.replaceAll('|', '\\|')} |`;
-  });
-  return [RUN_TABLE_HEADER, '|---|---|---|', ...rows].join('\n');
-}
 
 /** The lines of the table that starts at `header`, up to the first line that is not a table row. */
 function tableAt(doc: string, header: string): string[] {
@@ -48,7 +36,7 @@ test(`${DOC}: the run settings table is the one made from SettingsSchema and DEF
       `${DOC}'s run settings table does not match shared/settings.ts.\n` +
         `rows the schema makes that ${DOC} lacks:\n${wrong.join('\n') || '(none: the order differs)'}\n` +
         `rows in ${DOC} the schema does not make (stale, or a setting that no longer exists):\n${stale.join('\n') || '(none)'}\n\n` +
-        `Replace the table in ${DOC} with:\n\n${expected}\n`,
+        `Run \`npx tsx scripts/write-settings-docs.ts\` to write it, or replace the table in ${DOC} with:\n\n${expected}\n`,
     );
   }
 });

@@ -1,9 +1,7 @@
-// The clock the round state machine runs on: the real one, or a manual one in tests (harness/manual-timers.ts).
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+// The real clock (shared/timers.ts has the interface; tests move harness/manual-timers.ts by hand).
+import type { Timers } from '../shared/timers.ts';
+
+export type { Timers };
 
 export const realTimers: Timers = {
   now: () => Date.now(),

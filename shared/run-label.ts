@@ -10,7 +10,7 @@
 // Runs left with the same label are told apart by their number: "run 1", "IID (run 3)".
 import type { ModelName } from './model-spec.ts';
 import { SERVER_OPTIMIZER_NAMES } from './fl/server-optimizer.ts';
-import type { AggregationRule } from './fl/strategies.ts';
+import type { AggregationRuleName } from './fl/rules.ts';
 import type { Partition, Settings } from './settings.ts';
 
 type Key = keyof Settings;
@@ -41,13 +41,13 @@ const PARTITION_PHRASES: Record<Partition, (s: Settings) => string> = {
   quantity: (s) => `quantity skew β=${s.quantitySkew}`,
 };
 
-const RULE_PHRASES: Record<AggregationRule, (s: Settings) => string> = {
+const RULE_PHRASES: Record<AggregationRuleName, (s: Settings) => string> = {
   fedavg: () => '',
   median: () => 'median',
   'trimmed-mean': (s) => `trimmed mean β=${s.trimFraction}`,
   krum: (s) => `Krum f=${s.byzantineClients}`,
   'multi-krum': (s) => `Multi-Krum f=${s.byzantineClients}${s.multiKrumKeep > 0 ? ` m=${s.multiKrumKeep}` : ''}`,
-  'norm-bound': (s) => `norm bound ${s.normBound} (${s.normBoundAction})`,
+  'norm-bound': (s) => `norm bound ${s.normBound}`,
 };
 
 const MODEL_NAMES: Record<ModelName, string> = { mlp: 'MLP', 'mlp-large': 'large MLP', cnn: 'CNN' };
@@ -61,7 +61,7 @@ const ASPECTS: readonly Aspect[] = [
   },
   {
     // What the tabs do (FedProx), how the coordinator steps (server optimizer), how it combines (the rule).
-    covers: ['proximalMu', 'serverOptimizer', 'serverLearningRate', 'aggregation', 'trimFraction', 'byzantineClients', 'multiKrumKeep', 'normBound', 'normBoundAction'],
+    covers: ['proximalMu', 'serverOptimizer', 'serverLearningRate', 'aggregation', 'trimFraction', 'byzantineClients', 'multiKrumKeep', 'normBound'],
     phrase: (s) => {
       const prox = s.proximalMu > 0 ? `FedProx μ=${s.proximalMu}` : '';
       const server = s.serverOptimizer === 'none' ? '' : `${SERVER_OPTIMIZER_NAMES[s.serverOptimizer]} η=${s.serverLearningRate}`;

@@ -4,7 +4,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { MODEL_NAMES } from './model-spec.ts';
-import { AGGREGATION_RULES } from './fl/strategies.ts';
+import { AGGREGATION_RULES } from './fl/rules.ts';
 import { SERVER_OPTIMIZERS } from './fl/server-optimizer.ts';
 
 export const PARTITIONS = ['iid', 'dirichlet', 'shards', 'quantity'] as const;
@@ -59,8 +59,7 @@ export const SettingsSchema = Type.Object(
     trimFraction: Type.Number({ minimum: 0, exclusiveMaximum: 0.5, description: 'trimmed-mean: fraction β of values dropped at each end, per coordinate' }),
     byzantineClients: int(0, 1_000, 'krum / multi-krum: attackers f to tolerate (needs at least 2f + 3 updates)'),
     multiKrumKeep: int(0, 10_000, 'multi-krum: updates averaged (0 = n − f)'),
-    normBound: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, description: 'norm-bound: L2 bound on each update' }),
-    normBoundAction: Type.Union([Type.Literal('drop'), Type.Literal('rescale')], { description: 'norm-bound: drop or rescale an update over the bound' }),
+    normBound: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, description: 'norm-bound: updates with a larger L2 norm are dropped (to scale them onto a bound instead, clip them: clipNorm)' }),
     maxUpdateNorm: Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'an update with a larger L2 norm is refused (guards the model against overflow)' }),
     serverOptimizer: Type.Union(SERVER_OPTIMIZERS.map((o) => Type.Literal(o)), {
       description: 'how each round\'s aggregate Δ moves the global model: none (x += Δ, plain FedAvg), fedavgm (server momentum), or adaptive fedadam, fedyogi, fedadagrad (Reddi et al. 2021)',
@@ -84,7 +83,7 @@ export const SettingsSchema = Type.Object(
     classesPerClient: int(1, 10, 'shards partition: label-sorted slices per shard, so each shard holds about this many digits (McMahan et al. 2017)'),
     quantitySkew: num(0, 10, 'quantity partition: exponent β of the shard sizes, size_k ∝ (k + 1)^−β (0 = equal sizes), digits iid within a shard; each shard keeps at least 32 examples where the data allows'),
     shards: int(0, 1_000, 'number of shards the 8,000 training digits are split into; tab k gets shard k mod shards. 0: one shard per tab, dealt when the run\'s first round opens, so every digit is in use whatever the number of tabs (tabs joining later share a shard)'),
-    seed: int(0, 2 ** 31 - 1, 'seed for the split, client sampling, initial weights and noise'),
+    seed: int(0, 2 ** 31 - 1, 'seed for the split, the initial weights and, without DP, which tabs are selected; DP noise and DP sampling never use it (they come from the operating system\'s random source)'),
   },
   { additionalProperties: false },
 );
@@ -127,7 +126,6 @@ export const DEFAULT_SETTINGS: Settings = {
   byzantineClients: 1,
   multiKrumKeep: 0,
   normBound: 10,
-  normBoundAction: 'rescale',
   maxUpdateNorm: 10_000,
   serverOptimizer: 'none',
   serverLearningRate: 1,

@@ -148,7 +148,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     });
     const ended = new Promise<void>((resolve) =>
       coordinator.on('stateChanged', () => {
-        if (RUN_ENDED.has(coordinator.rounds.phase)) resolve();
+        if (RUN_ENDED.has(coordinator.phase)) resolve();
       }),
     );
     const federatedStartedAt = performance.now();
@@ -156,7 +156,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     await startRun(url, access.adminToken);
     await Promise.race([ended, failures.failed]);
     const federatedSeconds = (performance.now() - federatedStartedAt) / 1000;
-    if (coordinator.rounds.phase !== 'done') throw new ExperimentError(`the run stopped: ${coordinator.runState().message}`);
+    if (coordinator.phase !== 'done') throw new ExperimentError(`the run stopped: ${coordinator.runState().message}`);
     if (history.length === 0) throw new ExperimentError('the run ended without a single round');
 
     await closeAll(workers, flock);
@@ -232,7 +232,7 @@ async function closeAll(workers: Worker[], flock: FlockApp | null): Promise<void
   for (const worker of stopping) worker.postMessage({ type: 'close' } satisfies ToClientWorker);
   await Promise.all(stopping.map((worker) => worker.terminate()));
   if (flock) {
-    if (flock.coordinator.rounds.running) flock.coordinator.stop();
+    if (flock.coordinator.running) flock.coordinator.stop();
     await flock.app.close();
   }
 }

@@ -63,11 +63,11 @@ test('participant:evaluation fills in the round of the model it reports on; bad 
     loose.emit('participant:evaluation', report);
     assert.match(await error, expected);
   }
-  await until('round 1 in the history', () => coordinator.rounds.history.length === 1);
-  assert.equal(coordinator.rounds.history[0].federatedEvaluation, null, 'no refused report counted');
+  await until('round 1 in the history', () => coordinator.history.length === 1);
+  assert.equal(coordinator.history[0].federatedEvaluation, null, 'no refused report counted');
 
   tab.emit('participant:evaluation', { round: 1, accuracy: 0.87, loss: 0.4, count: 100 });
-  await until('the report', () => coordinator.rounds.history[0].federatedEvaluation !== null);
+  await until('the report', () => coordinator.history[0].federatedEvaluation !== null);
   assert.deepEqual(coordinator.runState().history[0].federatedEvaluation, { accuracy: 0.87, loss: 0.4, count: 100, tabs: 1 });
   const duplicate = next<string>(tab, 'flock:error');
   tab.emit('participant:evaluation', { round: 1, accuracy: 0.1, loss: 0.4, count: 100 });
@@ -80,8 +80,8 @@ test('participant:evaluation fills in the round of the model it reports on; bad 
   assert.equal(request.model, 'mlp');
   assert.deepEqual(decodeWeights(spec, request.weights), new Float32Array(spec.paramCount).fill(1), 'the final global model, as binary');
   tab.emit('participant:evaluation', { round: 2, accuracy: 0.91, loss: 0.3, count: 100 });
-  await until('the final report', () => coordinator.rounds.history[1]?.federatedEvaluation !== null && coordinator.rounds.history.length === 2);
-  assert.equal(coordinator.rounds.history[1].federatedEvaluation?.accuracy, 0.91);
-  assert.equal(coordinator.rounds.phase, 'done');
+  await until('the final report', () => coordinator.history[1]?.federatedEvaluation !== null && coordinator.history.length === 2);
+  assert.equal(coordinator.history[1].federatedEvaluation?.accuracy, 0.91);
+  assert.equal(coordinator.phase, 'done');
   assert.ok(!loopback.logLines.some((line) => line.level >= 50), 'nothing logged as a bug');
 });

@@ -173,7 +173,7 @@ before(async () => {
   const start = await fetch(`${url}/api/run/start`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(start.status, 200);
   await Promise.all(started);
-  assert.equal(flock.coordinator.rounds.phase, 'training');
+  assert.equal(flock.coordinator.phase, 'training');
   modelBefore = await globalBytes();
   heapBeforeMb = process.memoryUsage().heapUsed / 1e6;
 });
@@ -470,7 +470,7 @@ test('malformed events, unknown events, binary garbage and lying weight headers 
   });
   await sendFromPool(shuffled([...wrongTypeMessages(), ...unknownEventMessages(150), ...binaryGarbageMessages(100), ...weightMessages(150), ...numbers, ...roomCodes]));
   for (const category of ['wrong types', 'unknown events', 'binary garbage', 'weight binaries', 'rounds, counts, losses', 'room code']) assertAllRefused(category);
-  assert.equal(flock.coordinator.rounds.phase, 'training');
+  assert.equal(flock.coordinator.phase, 'training');
 });
 
 test('a selected tab that lies about its round, its examples, its loss or its delta is refused and stays in the round', async () => {
@@ -485,7 +485,7 @@ test('a selected tab that lies about its round, its examples, its loss or its de
   assert.ok(honest.every((tab) => tab.errors.some((e) => /update for round 1000 rejected: round 1 is open/.test(e))));
   assert.ok(honest.every((tab) => tab.errors.some((e) => /claims 10000000 examples, the tab reported 1000/.test(e))));
   assert.ok(honest.every((tab) => tab.errors.some((e) => /L2 norm .* is over the limit 10000/.test(e))));
-  assert.deepEqual(flock.coordinator.rounds.state().answered, [], 'no lie counted as an answer');
+  assert.deepEqual(flock.coordinator.runState().answered, [], 'no lie counted as an answer');
 });
 
 test('forged resume tokens get a fresh identity or an error; a replayed token moves the tab and leaves no phantom', async () => {
@@ -761,7 +761,7 @@ test('admin HTTP calls without the token, with a wrong one, or with bodies that 
     else tally(category).wrong.push(`${call.method} ${call.path} (${call.authorization?.slice(0, 30)}): ${response.status} ${JSON.stringify(reply)}`);
   }
   assertAllRefused(category);
-  assert.equal(flock.coordinator.rounds.phase, 'training', 'nothing stopped the run');
+  assert.equal(flock.coordinator.phase, 'training', 'nothing stopped the run');
   assert.equal(flock.coordinator.settings.rounds, 50, 'nothing changed the settings');
   assert.ok(flock.coordinator.room.connectedClients().every((c) => c.attack === 'none'), 'nothing changed an attack mode');
 });
@@ -798,7 +798,7 @@ test('afterwards: the coordinator stayed up, logged no error, kept the model bit
   const [metrics] = await Promise.all(done);
   assert.equal(metrics.round, 1);
   assert.equal(metrics.participants, 2);
-  assert.equal(flock.coordinator.rounds.round, 2, 'the run moved on to round 2');
-  assert.equal(flock.coordinator.rounds.phase, 'training');
-  assert.ok(Math.abs(flock.coordinator.rounds.global[0] - 0.001) < 1e-6, `global[0] = ${flock.coordinator.rounds.global[0]}`);
+  assert.equal(flock.coordinator.runState().round, 2, 'the run moved on to round 2');
+  assert.equal(flock.coordinator.phase, 'training');
+  assert.ok(Math.abs(flock.coordinator.global[0] - 0.001) < 1e-6, `global[0] = ${flock.coordinator.global[0]}`);
 });

@@ -49,10 +49,11 @@ test('20 headless participants run 2 rounds; the global model is the weighted me
     await until('every participant to be ready', () => flock.coordinator.room.readyClients().length === TABS);
     const started = await flock.app.inject({ method: 'POST', url: '/api/run/start', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(started.statusCode, 200, started.body);
-    await until('the run to finish', () => !flock.coordinator.rounds.running);
+    await until('the run to finish', () => !flock.coordinator.running);
     await until('the last acknowledgements', () => participants.every((p) => p.rounds.length >= 2));
 
-    const { phase, history, message } = flock.coordinator.rounds;
+    const { phase, history } = flock.coordinator;
+    const message = flock.coordinator.runState().message;
     assert.equal(phase, 'done', message);
     assert.deepEqual(
       history.map((m) => [m.round, m.participants, m.totalWeight, m.late.length, m.dropped.length]),

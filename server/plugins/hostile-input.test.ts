@@ -44,8 +44,8 @@ const sendUpdate = (socket: TabSocket, update: unknown) =>
   (socket as unknown as LooseSocket).emitWithAck('participant:update', update) as Promise<UpdateAck>;
 
 function stopAndReset(): void {
-  if (flock.coordinator.rounds.running) flock.coordinator.stop();
-  flock.coordinator.rounds.reset();
+  if (flock.coordinator.running) flock.coordinator.stop();
+  flock.coordinator.reset();
 }
 
 test('a 2 MB binary join from a socket with no room code is refused by its shape, without walking it', async () => {
@@ -69,7 +69,7 @@ test('a finite but huge update is refused: the global model stays bit-identical 
   ready(attacker, 10_000_000);
   await settle();
   flock.coordinator.start();
-  assert.equal(flock.coordinator.rounds.phase, 'training');
+  assert.equal(flock.coordinator.phase, 'training');
   const before = await globalBytes();
   const huge = encodeWeights(spec, new Float32Array(spec.paramCount).fill(1e38));
   const ack = await sendUpdate(attacker, { round: 1, numExamples: 10_000_000, loss: 1, delta: huge });
@@ -81,7 +81,7 @@ test('a finite but huge update is refused: the global model stays bit-identical 
   const good = new Float32Array(spec.paramCount).fill(0.001);
   assert.deepEqual(await sendUpdate(honest, { round: 1, numExamples: 1000, loss: 1, delta: encodeWeights(spec, good) }), { accepted: true });
   await done;
-  const global = flock.coordinator.rounds.global;
+  const global = flock.coordinator.global;
   assert.ok(global.every(Number.isFinite), 'every value of the global model is finite');
   // round 1 aggregated the honest update alone: initial (all zero in this test) + 0.001
   assert.equal(global[0], Math.fround(0.001));

@@ -90,7 +90,7 @@ test('steering needs the admin token: without it or with a wrong one nothing cha
   const badBody = await flock.app.inject({ method: 'PUT', url: '/api/settings', payload: { rounds: -1 } });
   assert.equal(badBody.statusCode, 401, 'the token is checked before the body');
   assert.notEqual(flock.coordinator.settings.rounds, 99);
-  assert.equal(flock.coordinator.rounds.phase, 'idle');
+  assert.equal(flock.coordinator.phase, 'idle');
 });
 
 test('start and stop: 409 when the request does not fit the phase, settings frozen during a run', async () => {
@@ -109,7 +109,7 @@ test('start and stop: 409 when the request does not fit the phase, settings froz
 test('the global model downloads in TensorFlow.js format and loads back with exactly its weights', async () => {
   const spec = MODEL_SPECS.mlp;
   const expected = seededWeights(spec.paramCount, flock.coordinator.settings.seed);
-  assert.deepEqual(flock.coordinator.rounds.global, expected, 'the run starts from the seeded weights');
+  assert.deepEqual(flock.coordinator.global, expected, 'the run starts from the seeded weights');
   const json = await flock.app.inject('/api/model/model.json');
   assert.equal(json.statusCode, 200, json.body);
   const modelJson = json.json();

@@ -7,9 +7,9 @@ import { modelSpec } from '../../shared/model-spec.ts';
 import { ATTACK_MODES, literals } from '../../shared/protocol/records.ts';
 import { SettingsSchema } from '../../shared/settings.ts';
 import { encodeWeights } from '../../shared/wire.ts';
-import { UnknownClientError, type Coordinator } from '../coordinator.ts';
-import { RunStateError } from '../round.ts';
-import { AccessError, requireAdmin } from '../access.ts';
+import { RunStateError, UnknownClientError, type Coordinator } from '../coordinator.ts';
+import { AccessError, bearerToken, isAdminToken, requireAdmin } from '../access.ts';
+import { publicRound, stateFor, type Audience } from '../release-view.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
 import { exportModel, WEIGHTS_FILE } from '../model-export.ts';
 
@@ -48,9 +48,14 @@ export default async function httpApi(app: FastifyInstance, { coordinator }: Htt
 
   app.get('/health', async () => ({ ok: true }));
 
-  app.get('/status', async () => coordinator.runState());
+  // With the admin token the whole state; without it, what server/release-view.ts lets out.
+  const audienceOf = (request: FastifyRequest): Audience => (isAdminToken(coordinator.access, bearerToken(request.headers.authorization)) ? 'admin' : 'public');
 
-  app.get('/history', async () => coordinator.rounds.history);
+  app.get('/status', async (request) => stateFor(coordinator.runState(), audienceOf(request), coordinator.shownSettings));
+
+  app.get('/history', async (request) =>
+    audienceOf(request) === 'admin' ? coordinator.history : coordinator.history.map((m) => publicRound(m, coordinator.shownSettings)),
+  );
 
   app.get('/settings', { schema: { response: { 200: SettingsSchema } } }, async () => coordinator.settings);
 
@@ -75,22 +80,22 @@ export default async function httpApi(app: FastifyInstance, { coordinator }: Htt
   );
 
   app.get('/weights', async (_request, reply) => {
-    const spec = modelSpec(coordinator.settings.model);
+    const spec = modelSpec(coordinator.shownSettings.model);
     reply.header('content-type', 'application/octet-stream');
-    reply.header('x-flock-round', String(coordinator.rounds.history.length));
-    return Buffer.from(encodeWeights(spec, coordinator.rounds.global));
+    reply.header('x-flock-round', String(coordinator.history.length));
+    return Buffer.from(encodeWeights(spec, coordinator.global));
   });
 
   // The global model as a TensorFlow.js layers model: model.json names weights.bin beside it.
   app.get('/model/model.json', async (_request, reply) => {
-    const { modelJson } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
+    const { modelJson } = await exportModel(coordinator.shownSettings.model, coordinator.global);
     reply.header('access-control-allow-origin', '*'); // tf.loadLayersModel from any page
     reply.header('content-disposition', 'attachment; filename="model.json"');
     return modelJson;
   });
 
   app.get(`/model/${WEIGHTS_FILE}`, async (_request, reply) => {
-    const { weightData } = await exportModel(coordinator.settings.model, coordinator.rounds.global);
+    const { weightData } = await exportModel(coordinator.shownSettings.model, coordinator.global);
     reply.header('content-type', 'application/octet-stream');
     reply.header('access-control-allow-origin', '*');
     reply.header('content-disposition', `attachment; filename="${WEIGHTS_FILE}"`);
@@ -112,14 +117,23 @@ export default async function httpApi(app: FastifyInstance, { coordinator }: Htt
   const control = { ...adminOnly, schema: { response: { 200: OkReply, 409: ErrorReply } } };
   app.post('/run/start', control, async () => {
     coordinator.start();
-    return { ok: true, phase: coordinator.rounds.phase };
+    return { ok: true, phase: coordinator.phase };
   });
   app.post('/run/stop', control, async () => {
     coordinator.stop();
-    return { ok: true, phase: coordinator.rounds.phase };
+    return { ok: true, phase: coordinator.phase };
   });
   app.post('/run/reset', control, async () => {
     await coordinator.reset();
-    return { ok: true, phase: coordinator.rounds.phase };
+    return { ok: true, phase: coordinator.phase };
   });
+  // Forgetting the privacy the population has spent is its own action, with its own confirmation.
+  app.post(
+    '/privacy/ledger/reset',
+    { ...adminOnly, schema: { body: Type.Object({ forget: Type.Literal('what the tabs have spent') }, { additionalProperties: false }), response: { 200: OkReply, 409: ErrorReply } } },
+    async () => {
+      await coordinator.resetLedger();
+      return { ok: true, phase: coordinator.phase };
+    },
+  );
 }

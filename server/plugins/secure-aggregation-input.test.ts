@@ -67,7 +67,7 @@ test('malformed and out-of-step secure-aggregation messages are refused, clearly
   send('secagg:keys', { round: 1, attempt: 1, keys: new Uint8Array(130) });
   await settle();
   assert.equal(a.rosters.length, 0, 'one advert is not a roster');
-  assert.equal(loopback.flock.coordinator.rounds.phase, 'training');
+  assert.equal(loopback.flock.coordinator.phase, 'training');
   assert.ok((await loopback.globalBytes()).equals(before), 'the global model is bit-identical');
   assert.deepEqual(b.errors, []);
 });

@@ -11,6 +11,8 @@ import { decodeWeights, encodedByteLength, WireError } from '../../shared/wire.t
 import { SECURE_INPUT_EXTRA_VALUES } from '../../shared/secagg/messages.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
+import { AccessError, isAdminToken } from '../access.ts';
+import { publicRound, stateFor as releaseView, type Audience } from '../release-view.ts';
 import { boundedParser } from '../limits/bounded-parser.ts';
 import { KeyedRateLimit, TokenBucket } from '../limits/rate-limit.ts';
 import { DEFAULT_LIMITS, RateLimitError, REFUSALS_BEFORE_DISCONNECT, type TransportLimits } from '../limits/transport-limits.ts';
@@ -34,7 +36,8 @@ export interface SocketPluginOptions {
   observeIncoming?: (message: IncomingMessage) => void;
 }
 
-const DASHBOARDS = 'dashboards';
+/** Dashboards by what they may see (server/release-view.ts): the admin's, and everyone else's. */
+const DASHBOARDS: Record<Audience, string> = { admin: 'dashboards:admin', public: 'dashboards:public' };
 const STATE_THROTTLE_MS = 100;
 // The engine closes a connection whose single message exceeds this: the largest binary field of any
 // inbound row of the protocol table, plus room for the text. Each field's own limit (and the
@@ -89,15 +92,17 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
   });
 
   let stateTimer: NodeJS.Timeout | null = null;
+  const stateFor = (audience: Audience) => releaseView(coordinator.runState(), audience, coordinator.shownSettings);
   const pushState = () => {
     stateTimer = null;
-    io.to(DASHBOARDS).emit('state', coordinator.runState());
+    for (const audience of ['admin', 'public'] as const) io.to(DASHBOARDS[audience]).emit('state', stateFor(audience));
   };
   const listeners = {
     roundStart: (connectionIds: string[], start: Parameters<ServerToClientEvents['round:start']>[0]) => {
       if (connectionIds.length > 0) io.to(connectionIds).emit('round:start', start);
     },
-    roundDone: (metrics: Parameters<ServerToClientEvents['round:done']>[0]) => io.emit('round:done', metrics),
+    // To every socket: the public record (who took part stays with the admin under central DP).
+    roundDone: (metrics: Parameters<ServerToClientEvents['round:done']>[0]) => io.emit('round:done', publicRound(metrics, coordinator.shownSettings)),
     evaluationRequest: (connectionIds: string[], request: Parameters<ServerToClientEvents['round:evaluate']>[0]) => {
       if (connectionIds.length > 0) io.to(connectionIds).emit('round:evaluate', request);
     },
@@ -184,19 +189,22 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
       'participant:ready': (report) => coordinator.ready(socket.id, report),
       'participant:progress': (progress) => coordinator.reportProgress(socket.id, progress),
       'participant:update': (update, reply) => {
-        coordinator.submitUpdate(socket.id, update, decodeDelta(modelSpec(coordinator.settings.model), update.delta));
+        coordinator.submitUpdate(socket.id, update, decodeDelta(modelSpec(coordinator.shownSettings.model), update.delta));
         reply({ accepted: true });
       },
       'participant:evaluation': (report) => coordinator.submitEvaluation(socket.id, report),
-      'dashboard:join': () => {
+      'dashboard:join': ({ adminToken }) => {
+        const audience: Audience = isAdminToken(coordinator.access, adminToken) ? 'admin' : 'public';
         socket.data.role = 'dashboard';
-        void socket.join(DASHBOARDS);
-        socket.emit('state', coordinator.runState());
+        void socket.leave(DASHBOARDS[audience === 'admin' ? 'public' : 'admin']);
+        void socket.join(DASHBOARDS[audience]);
+        socket.emit('state', stateFor(audience));
+        if (adminToken !== undefined && audience === 'public') throw new AccessError('wrong admin token: this dashboard shows the public view', 403);
       },
       'secagg:keys': (wire) => coordinator.advertiseKeys(socket.id, wire),
       'secagg:shares': (wire) => coordinator.submitShares(socket.id, wire),
       'secagg:masked-update': (wire, reply) => {
-        requireMaskedSize(modelSpec(coordinator.settings.model), wire.masked);
+        requireMaskedSize(modelSpec(coordinator.shownSettings.model), wire.masked);
         coordinator.submitMaskedUpdate(socket.id, wire);
         reply({ accepted: true });
       },

@@ -16,11 +16,26 @@ export function nextClipNorm(args: { clipNorm: number; unclippedFraction: number
 }
 
 /**
- * With DP the bits are private too: N(0, σ_b²) is added to their sum, and the paper's Thm 1
- * splits one noise multiplier z between the two releases. The deltas get
+ * A tab's clip bit, centred: +½ when its update was within C, −½ when it was clipped. Adding or
+ * removing one tab moves the sum of centred bits by ½, not 1: the sensitivity the combined
+ * multiplier below assumes (Andrew et al. 2021, §3; TensorFlow Privacy's quantile query does the
+ * same). The fraction comes back as (Σ centred bits + noise) / (expected count) + ½.
+ */
+export const centredClipBit = (withinClipNorm: boolean): number => (withinClipNorm ? 0.5 : -0.5);
+
+/** The unclipped fraction from the (noised) sum of centred bits, over `expectedCount` tabs (> 0). */
+export function unclippedFractionOf(centredBitSum: number, expectedCount: number): number {
+  if (!(expectedCount > 0)) throw new RangeError(`expected count must be > 0, got ${expectedCount}`);
+  return centredBitSum / expectedCount + 0.5;
+}
+
+/**
+ * With DP the bits are private too: N(0, σ_b²) is added to the sum of centred bits, and the
+ * paper's Thm 1 splits one noise multiplier z between the two releases. The deltas get
  *     z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2)
- * so that (deltas with z_Δ) + (bits centred at ±½, sensitivity ½, with σ_b) compose to exactly
- * the Gaussian mechanism with multiplier z: the accountant charges z. Needs 2σ_b > z.
+ * so that (deltas with z_Δ, sensitivity C) and (centred bits with σ_b, sensitivity ½, multiplier
+ * 2σ_b) compose to exactly the Gaussian mechanism with multiplier z: the accountant charges z.
+ * Needs 2σ_b > z.
  */
 export function deltaNoiseMultiplier(noiseMultiplier: number, countNoise: number): number {
   if (!(noiseMultiplier > 0)) return 0;

@@ -5,7 +5,7 @@
 //
 // The buffer is a WebAssembly.Memory when the SIMD kernels can run on it, a plain ArrayBuffer
 // otherwise; the layout is the same, so the plain-JS kernels are drop-in references.
-import type { ClientUpdate } from './strategy.ts';
+import type { ClientUpdate } from './aggregation-rule.ts';
 
 const WASM_PAGE_BYTES = 65536;
 const WASM_MAX_PAGES = 65536; // 4 GB: a 32-bit address space

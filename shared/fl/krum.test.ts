@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HeldUpdates } from './held-updates.ts';
-import { krum, krumSelection, KrumStrategy, multiKrum, multiKrumOfHeld } from './krum.ts';
+import { krum, krumSelection, KrumRule, multiKrum, multiKrumOfHeld } from './krum.ts';
 import { loadKrumKernels } from './krum-simd.ts';
 import { createRng } from './rng.ts';
-import { AggregationError } from './strategy.ts';
+import { AggregationError } from './aggregation-rule.ts';
 
 // Four honest tabs close together and a sign-flip ×10 attacker (−10 × an honest (1, 2, −1)).
 const h0 = Float32Array.of(1, 2, -1);
@@ -22,7 +22,7 @@ const five = [h0, h1, h2, h3, attacker];
 //   attacker 717.32 + 726 = 1443.32
 const SCORES = [0.15, 0.23, 0.31, 0.14, 1443.32];
 
-function run(strategy: KrumStrategy, deltas: Float32Array[], weights = deltas.map((_, k) => 10 * (k + 1))) {
+function run(strategy: KrumRule, deltas: Float32Array[], weights = deltas.map((_, k) => 10 * (k + 1))) {
   strategy.begin();
   deltas.forEach((delta, k) => strategy.add({ clientId: `tab-${k}`, delta, weight: weights[k] }));
   const out = new Float32Array(strategy.paramCount);
@@ -50,25 +50,25 @@ test('Krum returns the lowest-scored update itself; Multi-Krum m = 3 averages h3
   multiKrum(five, 1, 0).forEach((x, i) => assert.ok(Math.abs(x - [1.025, 1.975, -1.025][i]) < 1e-6));
 });
 
-test('KrumStrategy reports the tabs it left out and the weight it kept', () => {
-  const krumRule = new KrumStrategy(3, { byzantineClients: 1 });
+test('KrumRule reports the tabs it left out and the weight it kept', () => {
+  const krumRule = new KrumRule(3, { byzantineClients: 1 });
   assert.equal(krumRule.title, 'Krum (f = 1)');
   assert.equal(krumRule.holdsAllUpdates, true);
   const picked = run(krumRule, five);
   assert.deepEqual(picked.out, h3);
   assert.deepEqual(picked.outcome, { accepted: 1, totalWeight: 40, discarded: ['tab-0', 'tab-1', 'tab-2', 'tab-4'], downweighted: [] });
 
-  const multi = new KrumStrategy(3, { byzantineClients: 1, keep: 0 });
+  const multi = new KrumRule(3, { byzantineClients: 1, keep: 0 });
   assert.equal(multi.title, 'Multi-Krum (f = 1, m = n − f)');
   // the attacker claims a million examples: the mean is unweighted, and it is discarded anyway
   const averaged = run(multi, five, [10, 20, 30, 40, 1_000_000]);
   assert.deepEqual(averaged.outcome, { accepted: 4, totalWeight: 100, discarded: ['tab-4'], downweighted: [] });
   averaged.out.forEach((x, i) => assert.ok(Math.abs(x - [1.025, 1.975, -1.025][i]) < 1e-6));
-  assert.equal(new KrumStrategy(3, { byzantineClients: 2, keep: 5 }).title, 'Multi-Krum (f = 2, m = 5)');
+  assert.equal(new KrumRule(3, { byzantineClients: 2, keep: 5 }).title, 'Multi-Krum (f = 2, m = 5)');
 });
 
 test('Krum needs n ≥ 2f + 3 updates and says how many', () => {
-  const strategy = new KrumStrategy(3, { byzantineClients: 1 });
+  const strategy = new KrumRule(3, { byzantineClients: 1 });
   for (const delta of [h0, h1, h2, h3]) strategy.add({ clientId: 'x', delta, weight: 1 });
   assert.throws(
     () => strategy.finish(new Float32Array(3)),
@@ -78,9 +78,9 @@ test('Krum needs n ≥ 2f + 3 updates and says how many', () => {
   );
   assert.throws(() => krum([], 0), /0 updates, but tolerating f = 0 attackers needs at least 2f \+ 3 = 3/);
   assert.throws(() => multiKrum(five, 1, 6), /Multi-Krum keeps m = 6 updates but the round has 5/);
-  assert.throws(() => new KrumStrategy(3, { byzantineClients: -1 }), /Byzantine clients f must be an integer >= 0, got -1/);
-  assert.throws(() => new KrumStrategy(3, { byzantineClients: 1.5 }), /got 1.5/);
-  assert.throws(() => new KrumStrategy(3, { byzantineClients: 1, keep: -2 }), /Multi-Krum keep must be an integer >= 0/);
+  assert.throws(() => new KrumRule(3, { byzantineClients: -1 }), /Byzantine clients f must be an integer >= 0, got -1/);
+  assert.throws(() => new KrumRule(3, { byzantineClients: 1.5 }), /got 1.5/);
+  assert.throws(() => new KrumRule(3, { byzantineClients: 1, keep: -2 }), /Multi-Krum keep must be an integer >= 0/);
   assert.throws(() => strategy.add({ clientId: 'y', delta: new Float32Array(2), weight: 1 }), /delta has 2 values, the model has 3/);
 });
 
@@ -128,13 +128,13 @@ test('the WebAssembly SIMD kernels give the same bits as the plain-JS reference'
   }
 });
 
-test('KrumStrategy buffers are reused across begin(): round 2 does not depend on round 1', () => {
+test('KrumRule buffers are reused across begin(): round 2 does not depend on round 1', () => {
   const rng = createRng(23);
   const randomRound = (n: number) => Array.from({ length: n }, () => Float32Array.from({ length: 700 }, () => rng.gaussian()));
-  const reused = new KrumStrategy(700, { byzantineClients: 1, keep: 0 });
+  const reused = new KrumRule(700, { byzantineClients: 1, keep: 0 });
   for (const n of [9, 5, 12, 6]) {
     const deltas = randomRound(n);
-    const fresh = run(new KrumStrategy(700, { byzantineClients: 1, keep: 0 }), deltas);
+    const fresh = run(new KrumRule(700, { byzantineClients: 1, keep: 0 }), deltas);
     const again = run(reused, deltas);
     assert.ok(sameBits(again.out, fresh.out), `${n} clients`);
     assert.deepEqual(again.outcome, fresh.outcome);

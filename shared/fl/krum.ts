@@ -14,8 +14,8 @@
 // done, summed in float32 lanes within a block and in float64 across blocks (krum-simd.ts has the
 // error bound). The subtraction loses digits only when two updates are nearly equal (then their
 // distance is tiny next to ‖a‖² anyway, and it is clamped at 0); scores are sums of such distances.
-import { AggregationError, type AggregateOutcome } from './strategy.ts';
-import { HoldingStrategy } from './holding-strategy.ts';
+import { AggregationError, type AggregateOutcome } from './aggregation-rule.ts';
+import { HoldingRule } from './holding-rule.ts';
 import { HeldUpdates } from './held-updates.ts';
 import { BLOCK_LENGTH, loadKrumKernels, MEAN_BLOCK_LENGTH, TILE_BYTES, TILE_COLUMNS, TILE_ROWS, type KrumKernels } from './krum-simd.ts';
 
@@ -220,7 +220,7 @@ export function krum(deltas: readonly Float32Array[], f: number): Float32Array {
  * Outcome: `discarded` lists the tabs not selected; `totalWeight` is the Σ weight of the selected
  * ones (the mean itself is unweighted); `downweighted` stays empty.
  */
-export class KrumStrategy extends HoldingStrategy {
+export class KrumRule extends HoldingRule {
   readonly title: string;
   private readonly f: number;
   private readonly keep: number;

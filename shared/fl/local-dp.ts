@@ -9,6 +9,9 @@
 import { clipToNorm } from './clip.ts';
 import { addGaussianNoise } from './noise.ts';
 import type { Rng } from './rng.ts';
+import type { AggregateOutcome, ClientUpdate, RoundContext, RoundPlan, RoundRelease, SecureSum, Strategy, StrategyState } from './strategy.ts';
+import type { PrivacyLedger } from './privacy-ledger.ts';
+import type { PrivacyBudget, RoundLocalPrivacy } from '../protocol/records.ts';
 
 export interface LocalPrivatization {
   /** ‖Δ‖ as trained, and the norm it was clipped to (min(‖Δ‖, C)). */
@@ -40,4 +43,86 @@ export function localNoiseStdOnMean(noiseStdPerTab: number, weights: readonly nu
     squares += w * w;
   }
   return total > 0 ? (noiseStdPerTab * Math.sqrt(squares)) / total : 0;
+}
+
+export interface LocalDpOptions {
+  noiseMultiplier: number;
+  clipNorm: number;
+  delta: number;
+}
+
+/**
+ * The coordinator's side of local DP, as a wrapper around the base strategy: it tells every tab
+ * to clip to C and add N(0, (z·C)²) itself, charges each tab for every noised update that reaches
+ * the coordinator (accepted, late or refused alike: a retried round's second update is a second
+ * release), and records the worst tab's ε. The base strategy must not clip again (tabsClip).
+ */
+export class LocalDp implements Strategy {
+  readonly title: string;
+  private weights: number[] = [];
+
+  constructor(
+    private readonly inner: Strategy,
+    private readonly options: LocalDpOptions,
+    private readonly ledger: PrivacyLedger,
+  ) {
+    if (!(options.clipNorm > 0)) throw new RangeError('local DP needs a clip norm > 0');
+    this.title = `${inner.title} + local DP`;
+  }
+
+  blocked(): string | null {
+    return this.inner.blocked();
+  }
+
+  configure(context: RoundContext): RoundPlan {
+    const plan = this.inner.configure(context);
+    return { ...plan, tell: { clipNorm: this.options.clipNorm, localNoiseMultiplier: this.options.noiseMultiplier } };
+  }
+
+  begin(plan: RoundPlan): void {
+    this.weights = [];
+    this.inner.begin(plan);
+  }
+
+  uploaded(clientId: string): void {
+    this.ledger.chargeUpload(clientId, localPrivacyMultiplier(this.options.noiseMultiplier));
+  }
+
+  add(update: ClientUpdate): void {
+    this.weights.push(update.weight);
+    this.inner.add(update);
+  }
+
+  addSum(sum: SecureSum): void {
+    // Masked: who sent what weight is hidden; count each survivor at the mean weight.
+    for (let k = 0; k < sum.contributors; k++) this.weights.push(sum.totalWeight / sum.contributors);
+    this.inner.addSum(sum);
+  }
+
+  finish(out: Float32Array): AggregateOutcome {
+    return this.inner.finish(out);
+  }
+
+  record(outcome: AggregateOutcome): RoundRelease {
+    const { noiseMultiplier, clipNorm, delta } = this.options;
+    const released = this.inner.record(outcome);
+    const noiseStdPerTab = noiseMultiplier * clipNorm;
+    const localPrivacy: RoundLocalPrivacy = {
+      noiseMultiplier,
+      clipNorm,
+      noiseStdPerTab,
+      noiseStdOnMean: localNoiseStdOnMean(noiseStdPerTab, this.weights),
+      epsilonPerTab: this.ledger.worstTab(delta)?.epsilon ?? 0,
+      delta,
+    };
+    return { ...released, noiseStd: Math.hypot(released.noiseStd, localPrivacy.noiseStdOnMean), localPrivacy };
+  }
+
+  budget(): PrivacyBudget | null {
+    return this.inner.budget();
+  }
+
+  state(): StrategyState {
+    return this.inner.state();
+  }
 }

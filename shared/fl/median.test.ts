@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coordinateMedian, medianTrimCount, MedianStrategy } from './median.ts';
+import { coordinateMedian, medianTrimCount, MedianRule } from './median.ts';
 import { createRng } from './rng.ts';
-import { AggregationError } from './strategy.ts';
+import { AggregationError } from './aggregation-rule.ts';
 import { c0, c1, c2, c3, five, outlier } from '../../harness/five-tabs.ts';
 
 
-function run(strategy: MedianStrategy, deltas: Float32Array[], weights = deltas.map(() => 1)) {
+function run(strategy: MedianRule, deltas: Float32Array[], weights = deltas.map(() => 1)) {
   strategy.begin();
   deltas.forEach((delta, k) => strategy.add({ clientId: `tab-${k}`, delta, weight: weights[k] }));
   const out = new Float32Array(strategy.paramCount);
@@ -52,8 +52,8 @@ test('median agrees with sorting each coordinate, for random clients and sizes',
   }
 });
 
-test('MedianStrategy: the hand-computed median, every update counted, weights summed but not used', () => {
-  const strategy = new MedianStrategy(3);
+test('MedianRule: the hand-computed median, every update counted, weights summed but not used', () => {
+  const strategy = new MedianRule(3);
   assert.equal(strategy.holdsAllUpdates, true);
   assert.equal(strategy.title, 'coordinate-wise median');
   // the outlier claims a million examples: the median does not care
@@ -63,8 +63,8 @@ test('MedianStrategy: the hand-computed median, every update counted, weights su
   assert.deepEqual(outcome, { accepted: 5, totalWeight: 1_000_120, discarded: [], downweighted: [] });
 });
 
-test('MedianStrategy copies each delta: the caller may reuse its array at once', () => {
-  const strategy = new MedianStrategy(3);
+test('MedianRule copies each delta: the caller may reuse its array at once', () => {
+  const strategy = new MedianRule(3);
   const reused = Float32Array.of(1, 2, 3);
   strategy.add({ clientId: 'a', delta: reused, weight: 1 });
   reused.fill(-50);
@@ -74,32 +74,32 @@ test('MedianStrategy copies each delta: the caller may reuse its array at once',
   assert.deepEqual(out, Float32Array.of(2, 2, 2));
 });
 
-test('MedianStrategy buffers are reused across begin(): round 2 does not depend on round 1', () => {
+test('MedianRule buffers are reused across begin(): round 2 does not depend on round 1', () => {
   const rng = createRng(8);
   const randomRound = (n: number) => Array.from({ length: n }, () => Float32Array.from({ length: 200 }, () => rng.gaussian() * 10));
-  const reused = new MedianStrategy(200);
+  const reused = new MedianRule(200);
   for (const n of [7, 3, 9, 1, 12]) {
     // 7 clients grow the rows from 4 to 8, 9 to 16; the rounds after reuse them, stale rows and all
     const deltas = randomRound(n);
-    assert.deepEqual(run(reused, deltas).out, run(new MedianStrategy(200), deltas).out, `${n} clients`);
+    assert.deepEqual(run(reused, deltas).out, run(new MedianRule(200), deltas).out, `${n} clients`);
     assert.deepEqual(run(reused, deltas).out, coordinateMedian(deltas));
   }
 });
 
-test('MedianStrategy on WebAssembly SIMD and in plain JS gives the same bits', () => {
+test('MedianRule on WebAssembly SIMD and in plain JS gives the same bits', () => {
   const rng = createRng(9);
   for (const n of [1, 2, 5, 6, 31, 64]) {
     for (const params of [1, 65, 1000]) {
       const deltas = Array.from({ length: n }, () => Float32Array.from({ length: params }, () => rng.gaussian()));
-      const simd = run(new MedianStrategy(params), deltas).out;
-      const plain = run(new MedianStrategy(params, { simd: false }), deltas).out;
+      const simd = run(new MedianRule(params), deltas).out;
+      const plain = run(new MedianRule(params, { simd: false }), deltas).out;
       assert.ok(Buffer.from(simd.buffer).equals(Buffer.from(plain.buffer)), `n = ${n}, ${params} values`);
     }
   }
 });
 
-test('MedianStrategy refuses an empty round and wrong sizes', () => {
-  const strategy = new MedianStrategy(3);
+test('MedianRule refuses an empty round and wrong sizes', () => {
+  const strategy = new MedianRule(3);
   assert.throws(() => strategy.finish(new Float32Array(3)), (e: unknown) => e instanceof AggregationError && /the median needs at least one update/.test(e.message));
   assert.throws(() => strategy.add({ clientId: 'a', delta: new Float32Array(4), weight: 1 }), /delta has 4 values, the model has 3/);
   assert.throws(() => strategy.add({ clientId: 'a', delta: c0, weight: -1 }), /weight must be a finite number >= 0, got -1/);

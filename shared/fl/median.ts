@@ -7,8 +7,8 @@
 //
 // The median is the trimmed mean cut as far as it goes, k = ⌊(n − 1)/2⌋ values at each end
 // (1 value kept for odd n, 2 for even n), so it runs on the trimmed mean's kernels (trimmed-mean.ts).
-import { AggregationError, type AggregateOutcome } from './strategy.ts';
-import { HoldingStrategy } from './holding-strategy.ts';
+import { AggregationError, type AggregateOutcome } from './aggregation-rule.ts';
+import { HoldingRule } from './holding-rule.ts';
 import { HeldUpdates } from './held-updates.ts';
 import { trimmedMeanOfHeld } from './trimmed-mean.ts';
 
@@ -29,7 +29,7 @@ export function coordinateMedian(deltas: readonly Float32Array[]): Float32Array 
  * mean reports who sits in the tails. `totalWeight` is the Σ of every update's weight, since each
  * one was ranked (the median itself is unweighted).
  */
-export class MedianStrategy extends HoldingStrategy {
+export class MedianRule extends HoldingRule {
   readonly title = 'coordinate-wise median';
 
   constructor(paramCount: number, options: { simd?: boolean } = {}) {

@@ -1,85 +1,57 @@
 // Norm bounding (Sun et al. 2019, "Can You Really Backdoor Federated Learning?"): an update whose
-// L2 norm exceeds a bound is either dropped or rescaled onto the bound, and the rest is plain
-// weighted FedAvg (fedavg.ts). It decides per update, so unlike median and Krum it streams: the
-// round holds one running sum, whatever the number of tabs.
+// L2 norm exceeds a bound is dropped, and the rest is plain weighted FedAvg (fedavg.ts). (Scaling an
+// update onto the bound instead is clipping, which every strategy does with clipNorm: one rule for
+// one idea.) It decides per update, so unlike median and Krum it streams: the round holds one
+// running sum, whatever the number of tabs.
 //
-// It bounds how far one tab can push the model (by bound · weight / Σ weights), not where it
-// pushes; an attacker within the bound still counts. The norms are clip.ts's (summed in double).
-import { clipToNorm, l2Norm } from './clip.ts';
+// It bounds how far one tab can push the model, not where it pushes; an attacker within the bound
+// still counts. The norms are clip.ts's (summed in double).
+import { l2Norm } from './clip.ts';
 import { FedAvgAccumulator, weightedMean } from './fedavg.ts';
-import { AggregationError, type AggregateOutcome, type AggregationStrategy, type ClientUpdate } from './strategy.ts';
+import { AggregationError, type AggregateOutcome, type AggregationRule, type ClientUpdate } from './aggregation-rule.ts';
 
-export type NormBoundAction = 'drop' | 'rescale';
-
-export interface NormBoundOptions {
-  /** L2 bound on each update (> 0). */
-  bound: number;
-  /** What happens to an update over the bound. */
-  action: NormBoundAction;
-}
-
-function checkOptions({ bound, action }: NormBoundOptions): void {
+function checkBound(bound: number): void {
   if (!(bound > 0) || !Number.isFinite(bound)) throw new RangeError(`norm bound must be a finite number > 0, got ${bound}`);
-  if (action !== 'drop' && action !== 'rescale') throw new RangeError(`norm bound action must be 'drop' or 'rescale', got ${String(action)}`);
 }
 
 /**
- * Weighted mean of `deltas` after norm bounding, in a fresh array; `dropped` and `rescaled` are
- * indices into `deltas`. Throws RangeError when nothing is left to average.
+ * Weighted mean of the `deltas` within `bound`, in a fresh array; `dropped` are indices into
+ * `deltas`. Throws RangeError when nothing is left to average.
  */
-export function normBoundedMean(
-  deltas: readonly Float32Array[],
-  weights: readonly number[],
-  options: NormBoundOptions,
-): { mean: Float32Array; dropped: number[]; rescaled: number[] } {
-  checkOptions(options);
+export function normBoundedMean(deltas: readonly Float32Array[], weights: readonly number[], bound: number): { mean: Float32Array; dropped: number[] } {
+  checkBound(bound);
   if (weights.length !== deltas.length) throw new RangeError(`${deltas.length} deltas but ${weights.length} weights`);
-  const kept: Float32Array[] = [];
-  const keptWeights: number[] = [];
-  const dropped: number[] = [];
-  const rescaled: number[] = [];
-  deltas.forEach((delta, k) => {
-    if (l2Norm(delta) <= options.bound) {
-      kept.push(delta);
-    } else if (options.action === 'drop') {
-      dropped.push(k);
-      return;
-    } else {
-      const copy = delta.slice();
-      clipToNorm(copy, options.bound);
-      kept.push(copy);
-      rescaled.push(k);
-    }
-    keptWeights.push(weights[k]);
-  });
-  if (kept.length === 0) throw new RangeError(`all ${deltas.length} deltas are over the norm bound ${options.bound}: nothing to average`);
-  return { mean: weightedMean(kept, keptWeights), dropped, rescaled };
+  const kept = deltas.map((delta, k) => ({ delta, weight: weights[k], k })).filter(({ delta }) => l2Norm(delta) <= bound);
+  if (kept.length === 0) throw new RangeError(`all ${deltas.length} deltas are over the norm bound ${bound}: nothing to average`);
+  const keptIndices = new Set(kept.map(({ k }) => k));
+  return {
+    mean: weightedMean(
+      kept.map(({ delta }) => delta),
+      kept.map(({ weight }) => weight),
+    ),
+    dropped: deltas.map((_, k) => k).filter((k) => !keptIndices.has(k)),
+  };
 }
 
 /**
  * The round's norm-bounded FedAvg. Streams (holdsAllUpdates false): each update is measured as it
- * arrives and folded into a FedAvgAccumulator, rescaled copies through one buffer owned and reused.
- *
- * Outcome: with 'drop', `discarded` lists the tabs over the bound; with 'rescale', `downweighted`
- * does (their update counted as if it were bound/‖Δ‖ as large). `totalWeight` is the Σ weight of
- * the updates averaged (dropped ones excluded).
+ * arrives and folded into a FedAvgAccumulator or left out. Outcome: `discarded` lists the tabs over
+ * the bound; `totalWeight` is the Σ weight of the updates averaged.
  */
-export class NormBoundStrategy implements AggregationStrategy {
+export class NormBoundRule implements AggregationRule {
   readonly title: string;
   readonly holdsAllUpdates = false;
   private readonly accumulator: FedAvgAccumulator;
-  private readonly rescaledCopy: Float32Array;
   private readonly overTheBound: string[] = [];
   private taken = 0;
 
   constructor(
     readonly paramCount: number,
-    private readonly options: NormBoundOptions,
+    private readonly bound: number,
   ) {
-    checkOptions(options);
-    this.title = `norm bound ${options.bound} (${options.action})`;
+    checkBound(bound);
+    this.title = `norm bound ${bound}`;
     this.accumulator = new FedAvgAccumulator(paramCount);
-    this.rescaledCopy = new Float32Array(paramCount);
   }
 
   get count(): number {
@@ -95,15 +67,10 @@ export class NormBoundStrategy implements AggregationStrategy {
   add(update: ClientUpdate): void {
     const { delta, weight } = update;
     if (delta.length !== this.paramCount) throw new RangeError(`delta has ${delta.length} values, the model has ${this.paramCount}`);
-    if (l2Norm(delta) <= this.options.bound) {
+    if (l2Norm(delta) <= this.bound) {
       this.accumulator.add(delta, weight);
-    } else if (this.options.action === 'drop') {
-      if (!(weight >= 0) || !Number.isFinite(weight)) throw new RangeError(`weight must be a finite number >= 0, got ${weight}`);
-      this.overTheBound.push(update.clientId);
     } else {
-      this.rescaledCopy.set(delta); // the caller's array stays as it sent it
-      clipToNorm(this.rescaledCopy, this.options.bound);
-      this.accumulator.add(this.rescaledCopy, weight); // copies it into a staging slot: the buffer is free again
+      if (!(weight >= 0) || !Number.isFinite(weight)) throw new RangeError(`weight must be a finite number >= 0, got ${weight}`);
       this.overTheBound.push(update.clientId);
     }
     this.taken++;
@@ -112,18 +79,10 @@ export class NormBoundStrategy implements AggregationStrategy {
   finish(out: Float32Array): AggregateOutcome {
     if (this.taken === 0) throw new AggregationError('the norm bound needs at least one update');
     if (this.accumulator.count === 0) {
-      throw new AggregationError(
-        `all ${this.taken} updates were over the norm bound ${this.options.bound} and dropped (raise normBound, or rescale instead of drop)`,
-      );
+      throw new AggregationError(`all ${this.taken} updates were over the norm bound ${this.bound} and dropped (raise normBound, or bound updates by clipping them: clipNorm)`);
     }
     if (!(this.accumulator.totalWeight > 0)) throw new AggregationError('the updates within the norm bound carry no weight (0 examples)');
     this.accumulator.meanInto(out);
-    const drop = this.options.action === 'drop';
-    return {
-      accepted: this.accumulator.count,
-      totalWeight: this.accumulator.totalWeight,
-      discarded: drop ? [...this.overTheBound] : [],
-      downweighted: drop ? [] : [...this.overTheBound],
-    };
+    return { accepted: this.accumulator.count, totalWeight: this.accumulator.totalWeight, discarded: [...this.overTheBound], downweighted: [] };
   }
 }

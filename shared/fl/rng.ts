@@ -2,11 +2,11 @@
 // sfc32: small, fast, passes PractRand well beyond what we draw.
 
 export interface Rng {
-  /** Uniform in [0, 1). */
+  /** Uniform in [0, 1): on a grid of 2⁻³² (seeded), or 2⁻⁵³ (secure-random.ts, where tails matter). */
   next(): number;
   /** Uniform integer in [0, 2³²): 32 raw random bits, for samplers that need speed (ziggurat.ts). */
   uint32(): number;
-  /** Standard normal N(0, 1). */
+  /** Standard normal N(0, 1) by Box–Muller (seeded partitions); DP noise draws through ziggurat.ts instead. */
   gaussian(): number;
   /** Uniform integer in [0, n). */
   int(n: number): number;
@@ -30,10 +30,14 @@ export function createRng(seed: number): Rng {
   return rngFromBits(nextU32);
 }
 
-/** An Rng over any source of uniform 32-bit words (a seeded generator, or the OS's: secure-random.ts). */
-export function rngFromBits(nextU32: () => number): Rng {
+/**
+ * An Rng over any source of uniform 32-bit words (a seeded generator, or the OS's: secure-random.ts).
+ * `uniformBits` 53 builds each uniform from two words, so −log(u) reaches 36.7 instead of 22.2: what
+ * a Gaussian tail drawn from it can reach (secure-random.ts uses it for DP noise).
+ */
+export function rngFromBits(nextU32: () => number, uniformBits: 32 | 53 = 32): Rng {
   let spare = NaN;
-  const next = () => nextU32() / 4294967296;
+  const next = uniformBits === 53 ? () => (nextU32() * 2097152 + (nextU32() >>> 11)) / 9007199254740992 : () => nextU32() / 4294967296;
   return {
     next,
     uint32: nextU32,

@@ -2,6 +2,7 @@
 // distributed and local) and the Poisson sampling of tabs. A seeded generator (rng.ts) would let
 // anyone who knows the seed subtract the noise again, or know who was sampled; and a 32-bit seed
 // drawn at random could still be found by trying all 2³² of them against a published update.
+// Its uniforms have 53 bits, so the Gaussian tails drawn from it are not cut short (rng.ts).
 import { rngFromBits, type Rng } from './rng.ts';
 
 /** The one WebCrypto call this file needs; every runtime Flock runs in (Node 20, page, worker) has it. */
@@ -26,5 +27,5 @@ export function createSecureRng(): Rng {
       next = 0;
     }
     return words[next++];
-  });
+  }, 53);
 }

@@ -1,45 +1,70 @@
-// Which aggregation rule a run uses: the settings name it, this builds it.
-import { FedAvgStrategy } from './fedavg-strategy.ts';
-import { KrumStrategy } from './krum.ts';
-import { MedianStrategy } from './median.ts';
-import { NormBoundStrategy, type NormBoundAction } from './norm-bound.ts';
-import type { AggregationStrategy } from './strategy.ts';
-import { TrimmedMeanStrategy } from './trimmed-mean.ts';
+// Which strategy a run uses: the settings name it, this builds it. The base strategy around the
+// aggregation rule, wrapped by central DP or by local DP (the settings let at most one of them on).
+import type { Settings } from '../settings.ts';
+import { createAggregationRule } from './rules.ts';
+import { FederatedStrategy } from './federated-strategy.ts';
+import { DpFedAvg } from './dp-fedavg.ts';
+import { LocalDp } from './local-dp.ts';
+import type { PrivacyLedger } from './privacy-ledger.ts';
+import type { Rng } from './rng.ts';
+import type { Strategy, StrategyState } from './strategy.ts';
 
-export const AGGREGATION_RULES = ['fedavg', 'median', 'trimmed-mean', 'krum', 'multi-krum', 'norm-bound'] as const;
-export type AggregationRule = (typeof AGGREGATION_RULES)[number];
-
-export interface AggregationOptions {
-  aggregation: AggregationRule;
-  /** trimmed-mean: fraction β cut at each end of every coordinate, in [0, 0.5). */
-  trimFraction: number;
-  /** krum, multi-krum: attackers f to tolerate (a round needs at least 2f + 3 updates). */
-  byzantineClients: number;
-  /** multi-krum: updates averaged (0 = n − f). */
-  multiKrumKeep: number;
-  /** norm-bound: L2 bound on each update (> 0). */
-  normBound: number;
-  normBoundAction: NormBoundAction;
+export interface StrategyDeps {
+  paramCount: number;
+  /** The population's ledger: the privacy wrappers charge it. */
+  ledger: PrivacyLedger;
+  /** Unpredictable randomness for DP's sampling and noise (secure-random.ts). */
+  secureRng: () => Rng;
+  /** A resumed run's state (the clip norm adaptive clipping reached); null for a new run. */
+  state: StrategyState | null;
 }
 
-/** The strategy for `options.aggregation`; only the options that rule reads are checked (RangeError). */
-export function createAggregationStrategy(options: AggregationOptions, paramCount: number): AggregationStrategy {
-  switch (options.aggregation) {
-    case 'fedavg':
-      return new FedAvgStrategy(paramCount);
-    case 'median':
-      return new MedianStrategy(paramCount);
-    case 'trimmed-mean':
-      return new TrimmedMeanStrategy(paramCount, { trimFraction: options.trimFraction });
-    case 'krum':
-      return new KrumStrategy(paramCount, { byzantineClients: options.byzantineClients, keep: 1 });
-    case 'multi-krum':
-      return new KrumStrategy(paramCount, { byzantineClients: options.byzantineClients, keep: options.multiKrumKeep });
-    case 'norm-bound':
-      return new NormBoundStrategy(paramCount, { bound: options.normBound, action: options.normBoundAction });
-    default: {
-      const unknown: never = options.aggregation;
-      throw new RangeError(`unknown aggregation rule ${String(unknown)}: use one of ${AGGREGATION_RULES.join(', ')}`);
-    }
+export function createStrategy(s: Settings, { paramCount, ledger, secureRng, state }: StrategyDeps): Strategy {
+  const central = s.noiseMultiplier > 0;
+  const local = s.localNoiseMultiplier > 0;
+  const base = new FederatedStrategy(
+    createAggregationRule(s, paramCount),
+    {
+      seed: s.seed,
+      fractionClients: s.fractionClients,
+      minClientsPerRound: s.minClientsPerRound,
+      maxClientsPerRound: s.maxClientsPerRound,
+      clientWeightCap: s.clientWeightCap,
+      // Under central DP the wrapper clips, and moves C; the base only sums what it is given.
+      clipNorm: central ? 0 : s.clipNorm,
+      tabsClip: local || s.secureAggregation,
+      secureAggregation: s.secureAggregation,
+      adaptiveClipping: s.adaptiveClipping && !central,
+      clipQuantile: s.clipQuantile,
+      clipLearningRate: s.clipLearningRate,
+    },
+    paramCount,
+    central ? null : state,
+  );
+  if (central) {
+    return new DpFedAvg(
+      base,
+      {
+        noiseMultiplier: s.noiseMultiplier,
+        samplingRate: s.samplingRate,
+        population: s.population,
+        delta: s.dpDelta,
+        targetEpsilon: s.targetEpsilon,
+        clientWeightCap: s.clientWeightCap,
+        clipNorm: s.clipNorm,
+        adaptiveClipping: s.adaptiveClipping,
+        clipQuantile: s.clipQuantile,
+        clipLearningRate: s.clipLearningRate,
+        clipCountNoise: s.clipCountNoise,
+        secureAggregation: s.secureAggregation,
+        distributedNoise: s.distributedNoise,
+      },
+      ledger,
+      paramCount,
+      secureRng,
+      state,
+    );
   }
+  if (local) return new LocalDp(base, { noiseMultiplier: s.localNoiseMultiplier, clipNorm: s.clipNorm, delta: s.dpDelta }, ledger);
+  return base;
 }

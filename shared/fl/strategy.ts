@@ -1,62 +1,101 @@
-// The aggregation seam, in the spirit of Flower's Strategy: the round state machine feeds a
-// strategy one validated update at a time and asks it for the round's aggregate at the close.
-// FedAvg streams (O(parameters) memory); rules that need every update (median, Krum) hold them
-// and say so. Clipping and noise wrap any strategy (private-aggregation.ts).
+// The strategy seam, two-sided as in Flower's Strategy (configure_fit, then aggregate_fit):
+//   configure(context) → the round's plan: who takes part, each tab's weight, what every tab is
+//                        told (clip norm, local noise), whether the updates are masked and with
+//                        what share of noise, and whether a round may be released below quorum;
+//   begin(plan) · add(update) or addSum(secure sum) · finish(out) → the aggregate;
+//   record(outcome) → what the round released (C, noise, privacy), where a privacy wrapper
+//                        charges its ledger: called once per released round, before the release.
+// The run (server/run.ts) only carries the plan out; every privacy decision is the strategy's.
+// Strategies: federated-strategy.ts (selection, weights, clipping, any aggregation rule), and the
+// wrappers dp-fedavg.ts (central DP) and local-dp.ts (local DP) around it.
+import type { PrivacyBudget, RoundLocalPrivacy, RoundPrivacy } from '../protocol/records.ts';
+import type { AggregateOutcome, ClientUpdate } from './aggregation-rule.ts';
 
-export interface ClientUpdate {
-  /** Public id of the tab (what the dashboard shows); never its secret resume token. */
+export type { AggregateOutcome, ClientUpdate } from './aggregation-rule.ts';
+
+/** A tab as configure sees it. */
+export interface TabInfo {
   clientId: string;
-  /** local − global. The strategy copies what it keeps: the caller may reuse the array at once. */
-  delta: Float32Array;
-  /** FedAvg weight (examples, after the cap). Robust rules that ignore weights say so. */
-  weight: number;
+  numExamples: number;
 }
 
-/** What a strategy did with the round's updates, for the round's record and the dashboard. */
-export interface AggregateOutcome {
-  /** Updates counted. */
-  accepted: number;
-  /** Σ weight of the updates that went into the aggregate. */
-  totalWeight: number;
-  /** Tabs whose update the rule left out entirely (Krum, norm bound with drop). */
-  discarded: string[];
-  /** Tabs whose update counted for less than its weight (norm bound with rescale; trimmed in most coordinates). */
-  downweighted: string[];
-  /** Std of the Gaussian noise added to the aggregate (private-aggregation.ts); absent without noise. */
-  noiseStd?: number;
-  /** Updates whose norm was ≤ the clip norm before clipping (adaptive clipping's count); absent without clipping. */
-  unclipped?: number;
-}
-
-/** What a round tells its strategy when it opens: wrappers that draw noise seed it from this. */
 export interface RoundContext {
   round: number;
-  seed: number;
-  /** This round's clip norm C, when it differs from the configured one (adaptive clipping). */
-  clipNorm?: number;
-  /** Central DP rounds: the noise std on the sum and the fixed denominator W (dp-fedavg.ts). */
-  privacy?: { noiseStdOnSum: number; expectedWeight: number };
+  attempt: number;
+  /** Ready tabs, in the order they joined. */
+  ready: readonly TabInfo[];
+  /** Every tab that joined with data, away ones too: the population a DP guarantee speaks of by default. */
+  members: readonly TabInfo[];
 }
 
-export interface AggregationStrategy {
-  /** Human-readable rule, e.g. "trimmed mean (β = 0.1)". */
+export interface SecurePlan {
+  /** Std of the noise the tabs' shares add up to on Σ w·Δ and on the sum of centred clip bits (distributed DP); 0: none. */
+  noiseStdOnSum: number;
+  bitNoiseStdOnSum: number;
+}
+
+export interface RoundPlan {
+  /** Who takes part. */
+  readonly selected: readonly string[];
+  /** Each selected tab's weight: examples after the cap, at most 1 under DP (the weight rule). */
+  readonly weights: ReadonlyMap<string, number>;
+  /** What every selected tab is told: the L2 norm it clips its own delta to (0: it doesn't), and its local noise multiplier. */
+  readonly tell: { readonly clipNorm: number; readonly localNoiseMultiplier: number };
+  /** Masked updates this round (secure aggregation), or null for plain ones. */
+  readonly secure: SecurePlan | null;
+  /** Fewest updates the round releases; fewer and the attempt is retried. 0: every attempt is released (DP: a retry would depend on who answered). */
+  readonly quorum: number;
+}
+
+/** What secure aggregation unmasked: the survivors' Σ w·Δ, Σ w, and Σ of their centred clip bits (noised under distributed DP). */
+export interface SecureSum {
+  weightedSum: Float32Array;
+  totalWeight: number;
+  clipBitSum: number;
+  contributors: number;
+  /** Std per value of the noise the contributors added to the sum (distributed DP: σ/√t each); 0 without. */
+  noiseStd: number;
+}
+
+/** What a round released, for its record and the dashboard. */
+export interface RoundRelease {
+  /** C the updates were clipped to; null without clipping. */
+  clipNorm: number | null;
+  /** Adaptive clipping: the fraction of updates within C (noised under DP); null when C is fixed. */
+  unclippedFraction: number | null;
+  /** Std per value of all the Gaussian noise on the mean delta: central, distributed and local. */
+  noiseStd: number;
+  privacy: RoundPrivacy | null;
+  localPrivacy: RoundLocalPrivacy | null;
+}
+
+/** What a checkpoint keeps of a strategy: the clip norm adaptive clipping has reached. */
+export interface StrategyState {
+  clipNorm: number;
+}
+
+export interface Strategy {
+  /** Human-readable, e.g. "FedAvg + clipping + DP noise". */
   readonly title: string;
-  /** True when the rule keeps every update of the round in memory (median, Krum); FedAvg does not. */
-  readonly holdsAllUpdates: boolean;
-  /** Updates taken since the last begin(). */
-  readonly count: number;
-  /** Forgets the previous round's updates; buffers are kept for reuse. */
-  begin(context?: RoundContext): void;
-  /** Takes one validated update. Throws RangeError for a delta of the wrong length. */
+  /** Why no further round may run (the privacy budget); null when one may. */
+  blocked(): string | null;
+  configure(context: RoundContext): RoundPlan;
+  /** Starts an attempt on its plan; forgets the last one's updates. */
+  begin(plan: RoundPlan): void;
+  /** A tab's update reached the coordinator, whether or not it is then accepted: local DP charges it. */
+  uploaded(clientId: string): void;
+  /** One validated update of a selected tab, as it sent it (clipping is the strategy's). */
   add(update: ClientUpdate): void;
+  /** The sum secure aggregation unmasked. */
+  addSum(sum: SecureSum): void;
   /**
-   * Writes the round's aggregated delta into `out` (length = parameters) and says what it did.
-   * Throws AggregationError when the updates it holds cannot make an aggregate (e.g. Krum with too few).
+   * Writes the aggregate delta into `out`. Throws AggregationError when the updates cannot make one
+   * and the plan allows a retry; a privacy wrapper never throws it (the round releases noise only).
    */
   finish(out: Float32Array): AggregateOutcome;
-}
-
-/** The updates cannot be combined by this rule (not a bug: too few, or all discarded). */
-export class AggregationError extends Error {
-  override name = 'AggregationError';
+  /** What the released round cost and showed; charges the ledger. Once per released round, before the release. */
+  record(outcome: AggregateOutcome): RoundRelease;
+  /** The privacy budget as it stands; null without central DP. */
+  budget(): PrivacyBudget | null;
+  state(): StrategyState;
 }

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HELD_COORDINATE_ALIGN, HeldUpdates } from './held-updates.ts';
 import { createRng } from './rng.ts';
-import { AggregationError } from './strategy.ts';
+import { AggregationError } from './aggregation-rule.ts';
 import { c0, c1, c2, c3, five } from '../../harness/five-tabs.ts';
-import { trimCount, trimmedMean, trimmedMeanOfHeld, TrimmedMeanStrategy, trimNetwork } from './trimmed-mean.ts';
+import { trimCount, trimmedMean, trimmedMeanOfHeld, TrimmedMeanRule, trimNetwork } from './trimmed-mean.ts';
 import { CHUNK_LENGTH, loadTrimKernels, SEGMENT_WIRES, segmentsOf } from './trimmed-mean-simd.ts';
 
 
-function run(strategy: TrimmedMeanStrategy, deltas: Float32Array[]) {
+function run(strategy: TrimmedMeanRule, deltas: Float32Array[]) {
   strategy.begin();
   deltas.forEach((delta, k) => strategy.add({ clientId: `c${k}`, delta, weight: 10 * (k + 1) }));
   const out = new Float32Array(strategy.paramCount);
@@ -39,8 +39,8 @@ test('trimCount is ⌊β·n⌋, robust to binary fractions', () => {
   assert.equal(trimCount(9, 0.1), 0);
 });
 
-test('TrimmedMeanStrategy: the hand-computed mean; tabs cut in most coordinates are downweighted', () => {
-  const strategy = new TrimmedMeanStrategy(3, { trimFraction: 0.2 });
+test('TrimmedMeanRule: the hand-computed mean; tabs cut in most coordinates are downweighted', () => {
+  const strategy = new TrimmedMeanRule(3, { trimFraction: 0.2 });
   assert.equal(strategy.title, 'trimmed mean (β = 0.2)');
   assert.equal(strategy.holdsAllUpdates, true);
   const { out, outcome } = run(strategy, five);
@@ -55,7 +55,7 @@ test('TrimmedMeanStrategy: the hand-computed mean; tabs cut in most coordinates 
 });
 
 test('with nothing cut (β·n < 1) nobody is downweighted', () => {
-  const { out, outcome } = run(new TrimmedMeanStrategy(3, { trimFraction: 0.1 }), five);
+  const { out, outcome } = run(new TrimmedMeanRule(3, { trimFraction: 0.1 }), five);
   assert.deepEqual(out, Float32Array.of(20.5, -19.4, 9.95));
   assert.deepEqual(outcome.downweighted, []);
 });
@@ -131,8 +131,8 @@ test('the WebAssembly SIMD kernels give the same bits as the plain-JS reference'
     for (const params of [1, 63, 256, 257, 1000]) {
       const deltas = Array.from({ length: n }, () => Float32Array.from({ length: params }, () => rng.gaussian() * (rng.next() < 0.1 ? 1e3 : 1)));
       for (const trimFraction of [0.1, 0.3]) {
-        const simd = run(new TrimmedMeanStrategy(params, { trimFraction }), deltas);
-        const plain = run(new TrimmedMeanStrategy(params, { trimFraction, simd: false }), deltas);
+        const simd = run(new TrimmedMeanRule(params, { trimFraction }), deltas);
+        const plain = run(new TrimmedMeanRule(params, { trimFraction, simd: false }), deltas);
         assert.ok(sameBits(simd.out, plain.out), `n = ${n}, ${params} values, β = ${trimFraction}`);
         assert.deepEqual(simd.outcome, plain.outcome);
       }
@@ -147,29 +147,29 @@ test('the WebAssembly SIMD kernels give the same bits as the plain-JS reference'
   }
 });
 
-test('TrimmedMeanStrategy buffers are reused across begin(): round 2 does not depend on round 1', () => {
+test('TrimmedMeanRule buffers are reused across begin(): round 2 does not depend on round 1', () => {
   const rng = createRng(15);
   const randomRound = (n: number) => Array.from({ length: n }, () => Float32Array.from({ length: 300 }, () => rng.gaussian()));
-  const reused = new TrimmedMeanStrategy(300, { trimFraction: 0.2 });
+  const reused = new TrimmedMeanRule(300, { trimFraction: 0.2 });
   for (const n of [10, 3, 20, 5]) {
     const deltas = randomRound(n);
-    const fresh = run(new TrimmedMeanStrategy(300, { trimFraction: 0.2 }), deltas);
+    const fresh = run(new TrimmedMeanRule(300, { trimFraction: 0.2 }), deltas);
     const again = run(reused, deltas);
     assert.ok(sameBits(again.out, fresh.out), `${n} clients`);
     assert.deepEqual(again.outcome, fresh.outcome);
   }
 });
 
-test('TrimmedMeanStrategy refuses bad β, an empty round and wrong sizes', () => {
-  assert.throws(() => new TrimmedMeanStrategy(3, { trimFraction: 0.5 }), /trim fraction β must be in \[0, 0.5\), got 0.5/);
-  assert.throws(() => new TrimmedMeanStrategy(3, { trimFraction: -0.1 }), /got -0.1/);
+test('TrimmedMeanRule refuses bad β, an empty round and wrong sizes', () => {
+  assert.throws(() => new TrimmedMeanRule(3, { trimFraction: 0.5 }), /trim fraction β must be in \[0, 0.5\), got 0.5/);
+  assert.throws(() => new TrimmedMeanRule(3, { trimFraction: -0.1 }), /got -0.1/);
   assert.throws(() => trimmedMean(five, Number.NaN), /got NaN/);
   assert.throws(() => trimmedMean([], 0.1), /cannot take a trimmed mean of zero deltas/);
-  const strategy = new TrimmedMeanStrategy(3, { trimFraction: 0.1 });
+  const strategy = new TrimmedMeanRule(3, { trimFraction: 0.1 });
   assert.throws(() => strategy.finish(new Float32Array(3)), (e: unknown) => e instanceof AggregationError && /needs at least one update/.test(e.message));
   assert.throws(() => strategy.add({ clientId: 'a', delta: new Float32Array(2), weight: 1 }), /delta has 2 values, the model has 3/);
   // β just under 0.5 rounds up to half of 2: nothing would remain
-  const greedy = new TrimmedMeanStrategy(3, { trimFraction: 0.4999999999 });
+  const greedy = new TrimmedMeanRule(3, { trimFraction: 0.4999999999 });
   greedy.add({ clientId: 'a', delta: c0, weight: 1 });
   greedy.add({ clientId: 'b', delta: c1, weight: 1 });
   assert.throws(() => greedy.finish(new Float32Array(3)), (e: unknown) => e instanceof AggregationError && /cuts 1 of 2 updates at each end: nothing remains/.test(e.message));

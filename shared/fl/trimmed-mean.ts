@@ -11,8 +11,8 @@
 // network is a fixed sequence of compare-exchanges, so the SIMD kernel (trimmed-mean-simd.ts)
 // runs it on four coordinates at once without a branch, takes the same time whatever values an
 // attacker sends, and does exactly what the plain-JS reference below does, bit for bit.
-import { AggregationError, type AggregateOutcome } from './strategy.ts';
-import { HoldingStrategy } from './holding-strategy.ts';
+import { AggregationError, type AggregateOutcome } from './aggregation-rule.ts';
+import { HoldingRule } from './holding-rule.ts';
 import { HeldUpdates } from './held-updates.ts';
 import { CHUNK_LENGTH, loadTrimKernels, SCRATCH_STRIDE, type TrimKernels } from './trimmed-mean-simd.ts';
 
@@ -215,7 +215,7 @@ export function trimmedMean(deltas: readonly Float32Array[], trimFraction: numbe
  * `totalWeight` is the Σ of every update's weight, since each one was ranked (the mean itself is
  * unweighted).
  */
-export class TrimmedMeanStrategy extends HoldingStrategy {
+export class TrimmedMeanRule extends HoldingRule {
   readonly title: string;
 
   constructor(

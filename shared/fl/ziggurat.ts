@@ -8,7 +8,11 @@
 // point lies in the part of the strip wholly under the curve and is returned after one table
 // lookup and one multiply. The rest goes to `fromEdge`: the wedge between strip and curve
 // (accept/reject against exp(−x²/2)), or, in the base strip, the tail beyond R (Marsaglia 1964).
-// Exact N(0, 1) either way, not an approximation; the tests check mean, std and tail mass.
+// The method is exact; this implementation is exact up to its grids: a strip position has 25 bits
+// (inside a strip values lie on a lattice of width/2²⁴, ~2e-7 at most), and the tail comes from the
+// Rng's uniforms (2⁻⁵³ with secure-random.ts: it reaches beyond 14σ; 2⁻³² with a seeded Rng:
+// about 9.9σ). The tests check mean, std and tail mass. The noised values are then rounded to
+// float32 where they are added to a model: docs/privacy.md says what that does and does not cover.
 //
 // Reproducible: every value is a fixed function of the draws from the seeded Rng, so the same
 // seed gives the same numbers. (Math.exp/log in the rare edge path are V8's fdlibm ports,
@@ -46,6 +50,13 @@ const heightAt = new Float64Array(LAYERS);
     heightAt[i] = Math.exp(-0.5 * x * x);
     widthPerStep[i] = x / POSITION_SCALE;
   }
+}
+
+/** One N(0, 1) draw (a count's noise, say): the same sampler as the vectors. */
+export function standardNormal(rng: Rng): number {
+  const one = new Float64Array(1);
+  fillStandardNormal(one, rng);
+  return one[0];
 }
 
 /** Fills `out` with independent N(0, 1) values drawn from `rng`. */

@@ -192,9 +192,9 @@ export const ClientViewSchema = Type.Object(
     connected: Type.Boolean(),
     /** Server time (ms) of its last accepted update. */
     lastUpdateAt: Nullable(Type.Number()),
-    /** Bytes on the wire to and from this tab since it joined. */
-    bytesSent: NonNegative,
-    bytesReceived: NonNegative,
+    /** Bytes on the wire to and from this tab since it joined; null where they would tell who took part (server/release-view.ts). */
+    bytesSent: Nullable(NonNegative),
+    bytesReceived: Nullable(NonNegative),
     /** Simulated attack this tab runs ('none': honest). */
     attack: literals(ATTACK_MODES),
     /** Examples per label, as the tab reported them; null before it did. */
@@ -237,13 +237,30 @@ export const PastRunSchema = Type.Object(
 );
 export type PastRun = Static<typeof PastRunSchema>;
 
+/** What the population's ledger holds beyond the budget (shared/fl/privacy-ledger.ts). */
+export const PrivacyLedgerViewSchema = Type.Object(
+  {
+    /** Local DP: the tab that sent the most noised updates, over every run; null before any. */
+    worstTab: Nullable(Type.Object({ uploads: Count, epsilon: NonNegative }, { additionalProperties: false })),
+    /** Explicit resets by the admin, oldest first: when, and what was forgotten. */
+    resets: Type.Array(Type.Object({ at: Type.Number(), rounds: Count, uploads: Count }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type PrivacyLedgerView = Static<typeof PrivacyLedgerViewSchema>;
+
 export const RunStateSchema = Type.Object(
   {
     phase: literals(PHASES),
     round: Count,
     attempt: Count,
+    /** Who was selected for the round in flight and who answered; empty where who took part is the admin's alone (participationHidden). */
     selected: Ids,
     answered: Ids,
+    selectedCount: Count,
+    answeredCount: Count,
+    /** Under central DP the sample is secret: per-tab participation is shown to the admin only (docs/privacy.md). */
+    participationHidden: Type.Boolean(),
     deadlineAt: Nullable(Type.Number()),
     message: Type.String(),
     settings: SettingsSchema,
@@ -253,8 +270,11 @@ export const RunStateSchema = Type.Object(
     history: Type.Array(RoundMetricsSchema),
     /** The session's finished runs, oldest first (the last 12), for comparing them. */
     pastRuns: Type.Array(PastRunSchema),
-    /** ε spent, δ, and the budget; null without central noise. */
+    /** ε the population has spent over every run, δ, and the budget; null without central noise. */
     privacyBudget: Nullable(PrivacyBudgetSchema),
+    privacyLedger: PrivacyLedgerViewSchema,
+    /** Said before Start when DP cannot work at this room's size (e.g. the noise drowns the update); null otherwise. */
+    privacyWarning: Nullable(Type.String()),
     /** Server clock when this state was made: countdowns use deadlineAt − serverNow. */
     serverNow: Type.Number(),
     /** URLs a participant can open (LAN addresses first when there are any), with the room code in them. */

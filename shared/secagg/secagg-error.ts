@@ -18,3 +18,8 @@ export interface SecAggAttempt {
 export function attemptLabel({ round, attempt }: SecAggAttempt): string {
   return `round ${round} attempt ${attempt}`;
 }
+
+/** A message a tab sent does not fit the step it claims (out of step, a second one, not its turn): the sender's fault. */
+export class SecAggRefusal extends Error {
+  override name = 'SecAggRefusal';
+}

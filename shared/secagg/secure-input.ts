@@ -1,19 +1,23 @@
 // What a tab masks, and what the coordinator reads out of the unmasked sum.
 //
 // The tab's vector is its clipped delta times its FedAvg weight w ≤ 1, then two extra values:
-// w itself, and 1 if its delta was within the clip norm (adaptive clipping's bit). All of it in
-// fixed point at one scale, so the sum holds Σ w·Δ, Σ w and the count of unclipped tabs, and the
-// weighted mean Σ w·Δ / Σ w is exact FedAvg of whoever survived; the weight travels masked too.
+// w itself, and its clip bit centred, +½ if its delta was within the clip norm and −½ if not
+// (adaptive clipping's count, with sensitivity ½: shared/fl/adaptive-clipping.ts). All of it in
+// fixed point at one scale, so the sum holds Σ w·Δ, Σ w and the centred count, and the weighted
+// mean Σ w·Δ / Σ w is exact FedAvg of whoever survived; the weight travels masked too. With
+// distributed DP the tab adds its share of the noise to the delta and to the bit before masking.
 //
 // The scale comes from a bound on any coordinate of the sum: ‖w·Δ‖ ≤ C puts every coordinate of
-// one tab within ±C, w and the bit within [0, 1], so n tabs stay within n · max(C, 1), plus ten
-// standard deviations of the noise the tabs add (distributed DP), beyond which a value is
+// one tab within ±C, w within [0, 1] and the bit within ±½, so n tabs stay within n · max(C, 1), plus
+// ten standard deviations of the noise the tabs add (distributed DP), beyond which a value is
 // vanishingly unlikely (P(|N(0,1)| > 10) ≈ 1.5e-23 per value).
 import type { Rng } from '../fl/rng.ts';
+import { addGaussianNoise } from '../fl/noise.ts';
+import { standardNormal } from '../fl/ziggurat.ts';
+import { centredClipBit } from '../fl/adaptive-clipping.ts';
 import { decodeFixedPoint, encodeFixedPoint, fixedPointScale } from './fixed-point.ts';
 import type { InputEncoding } from '../protocol/messages.ts';
 import { SECURE_INPUT_EXTRA_VALUES } from './messages.ts';
-
 
 const NOISE_MARGIN_STDS = 10;
 
@@ -24,28 +28,24 @@ export function secureInputScale(args: { tabs: number; clipNorm: number; noiseSt
 }
 
 /**
- * The tab's vector of paramCount + SECURE_INPUT_EXTRA_VALUES fixed-point values. `delta` must already be
- * clipped (so that the coordinator's bound holds); `rng` draws the noise and the stochastic
- * rounding and must be unpredictable when noiseStd > 0 (secure-random.ts).
+ * The tab's vector of paramCount + SECURE_INPUT_EXTRA_VALUES fixed-point values. `delta` must
+ * already be clipped (so that the coordinator's bound holds); `rng` draws the noise and the
+ * stochastic rounding and must be unpredictable when noise is asked for (secure-random.ts).
  */
 export function encodeSecureInput(delta: Float32Array, encoding: InputEncoding, withinClipNorm: boolean, rng: Rng): Uint32Array {
-  const { weight, noiseStd, scale } = encoding;
+  const { weight, noiseStd, bitNoiseStd, scale } = encoding;
   if (!(weight >= 0 && weight <= 1)) throw new RangeError(`weight must be in [0, 1], got ${weight}`);
-  if (!(noiseStd >= 0) || !Number.isFinite(noiseStd)) throw new RangeError(`noise std must be >= 0, got ${noiseStd}`);
   const values = new Float32Array(delta.length + SECURE_INPUT_EXTRA_VALUES);
-  for (let i = 0; i < delta.length; i++) values[i] = weight * delta[i] + (noiseStd > 0 ? noiseStd * rng.gaussian() : 0);
+  for (let i = 0; i < delta.length; i++) values[i] = weight * delta[i];
+  addGaussianNoise(values.subarray(0, delta.length), noiseStd, rng);
   values[delta.length] = weight;
-  values[delta.length + 1] = withinClipNorm ? 1 : 0;
+  values[delta.length + 1] = centredClipBit(withinClipNorm) + (bitNoiseStd > 0 ? bitNoiseStd * standardNormal(rng) : 0);
   return encodeFixedPoint(values, scale, () => rng.next());
 }
 
-/** Σ w·Δ (paramCount values), Σ w and the number of tabs within C, from the unmasked sum. */
-export function decodeSecureSum(sum: Uint32Array, scale: number): { weightedSum: Float32Array; totalWeight: number; unclipped: number } {
+/** Σ w·Δ (paramCount values), Σ w and the sum of the centred clip bits (with their noise), from the unmasked sum. */
+export function decodeSecureSum(sum: Uint32Array, scale: number): { weightedSum: Float32Array; totalWeight: number; clipBitSum: number } {
   const values = decodeFixedPoint(sum, scale);
   const paramCount = values.length - SECURE_INPUT_EXTRA_VALUES;
-  return {
-    weightedSum: values.subarray(0, paramCount),
-    totalWeight: values[paramCount],
-    unclipped: Math.round(values[paramCount + 1]),
-  };
+  return { weightedSum: values.subarray(0, paramCount), totalWeight: values[paramCount], clipBitSum: values[paramCount + 1] };
 }

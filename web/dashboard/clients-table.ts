@@ -120,8 +120,8 @@ export function createClientsTable(tbody: HTMLTableSectionElement, hooks: Client
     const updated = cell(tr, '', 'num age');
     if (client.lastUpdateAt !== null) updated.dataset.updatedAt = String(client.lastUpdateAt);
     // bytesSent / bytesReceived are counted by the coordinator: sent to the tab, received from it.
-    cell(tr, formatBytes(client.bytesSent), 'num').title = 'sent to this tab: global weights';
-    cell(tr, formatBytes(client.bytesReceived), 'num').title = 'received from this tab: its updates';
+    cell(tr, client.bytesSent === null ? '—' : formatBytes(client.bytesSent), 'num').title = 'sent to this tab: global weights';
+    cell(tr, client.bytesReceived === null ? '—' : formatBytes(client.bytesReceived), 'num').title = 'received from this tab: its updates';
     return tr;
   }
 

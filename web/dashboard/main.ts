@@ -184,6 +184,7 @@ view.tokenForm.addEventListener('submit', (event) => {
   if (token === '') return;
   adminToken = token;
   saveAdminToken(token);
+  joinAsDashboard(); // the view it may see changes with the token
   view.tokenInput.value = '';
   view.tokenForm.hidden = true;
   showError(null);
@@ -348,10 +349,15 @@ view.downloadModel.addEventListener('click', () => {
 // ---- live updates ---------------------------------------------------------------------
 
 const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io();
+/** With the admin token the coordinator sends the admin's view (under DP: who took part in each round). */
+function joinAsDashboard(): void {
+  socket.emit('dashboard:join', adminToken === null ? {} : { adminToken });
+}
+
 socket.on('connect', () => {
   setConnected(true, 'live');
   // Also after a reconnect: the coordinator may have restarted and forgotten this socket.
-  socket.emit('dashboard:join', {});
+  joinAsDashboard();
 });
 socket.on('disconnect', (reason) => setConnected(false, `disconnected (${reason}); reconnecting…`));
 socket.on('connect_error', (error) => setConnected(false, `coordinator unreachable (${error.message}); retrying…`));

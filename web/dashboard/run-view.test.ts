@@ -9,9 +9,9 @@ const metrics = (round: number) => roundMetrics(round);
 
 function runState(overrides: Partial<RunState>): RunState {
   return {
-    phase: 'idle', round: 0, attempt: 0, selected: [], answered: [], deadlineAt: null, message: '',
+    phase: 'idle', round: 0, attempt: 0, selected: [], answered: [], selectedCount: 0, answeredCount: 0, participationHidden: false, deadlineAt: null, message: '',
     settings: { ...DEFAULT_SETTINGS, rounds: 20 }, modelTitle: 'MLP', paramCount: 199_210, clients: [], history: [], pastRuns: [],
-    privacyBudget: null, serverNow: 0, joinUrls: [], roomCode: null,
+    privacyBudget: null, privacyLedger: { worstTab: null, resets: [] }, privacyWarning: null, serverNow: 0, joinUrls: [], roomCode: null,
     ...overrides,
   };
 }

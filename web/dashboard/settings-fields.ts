@@ -74,7 +74,6 @@ const LOOKS: Record<SettingKey, FieldLook> = {
   byzantineClients: { label: 'attackers f (Krum)', group: 'aggregation' },
   multiKrumKeep: { label: 'keep m (Multi-Krum)', group: 'aggregation', unit: '0 = n − f' },
   normBound: { label: 'norm bound', group: 'aggregation' },
-  normBoundAction: { label: 'over the bound', group: 'aggregation' },
   maxUpdateNorm: { label: 'largest update norm', group: 'aggregation' },
   serverOptimizer: { label: 'optimizer', group: 'server optimizer' },
   serverLearningRate: { label: 'server step η', group: 'server optimizer' },

@@ -1,50 +1,33 @@
-// One attempt of a round under secure aggregation: the coordinator's steps of Bonawitz et al.
-// (shared/secagg/ has the protocol, README "Privacy model" the threat model):
+// The coordinator's side of one attempt of secure aggregation: its steps of Bonawitz et al. 2017
+// (participant.ts is a tab's side; docs/privacy.md has the threat model):
 //
 //   keys ─all selected advertised / deadline→ shares ─all of U1 shared / deadline→ inputs
 //        ─all of U2 sent a masked update / the round's deadline→ reveals ─all of U3 revealed / deadline→ unmasked
 //
-// Every step has a deadline (secAggStepMs; the inputs step is the round's own deadline), so a round
-// never waits forever. A step that ends with fewer than t tabs fails the attempt: the round is
-// retried with fresh keys and nothing about any one tab's update has been revealed.
-// The coordinator relays and sums; it never holds an unmasked update.
-import { buildRoster, minimumThreshold } from '../shared/secagg/roster.ts';
-import type { EncryptedShares, KeyAdvert, RosterMessage } from '../shared/secagg/messages.ts';
-import { attemptLabel, SecAggError } from '../shared/secagg/secagg-error.ts';
-import { SecureSumUnmasker } from '../shared/secagg/unmasker.ts';
-import { advertFromWire, forwardToWire, maskedFromWire, revealFromWire, rosterToWire, SecAggWireError, sharesFromWire } from '../shared/secagg/wire-codec.ts';
-import { type AdvertWire, type ForwardWire, type InputEncoding, type MaskedInputWire, type RevealWire, type RosterWire, type SharesWire, type UnmaskWire } from '../shared/protocol/messages.ts';
-import { decodeSecureSum, secureInputScale } from '../shared/secagg/secure-input.ts';
-import { SECURE_INPUT_EXTRA_VALUES } from '../shared/secagg/messages.ts';
-import type { RoundSecureAggregation } from '../shared/protocol/records.ts';
-import { ClientFaultError } from './client-fault.ts';
-import type { Timers } from './timers.ts';
-
-export class SecureStepRefusedError extends ClientFaultError {
-  override name = 'SecureStepRefusedError';
-}
+// Every step has a deadline (stepMs; the inputs step is the round's own deadline, closeInputs()), so
+// an attempt never waits forever. `sum` resolves with the survivors' unmasked sum, or rejects with
+// a SecAggError when a step ends with fewer than t tabs or the sum is out of what honest tabs can
+// send: the attempt is over, and nothing about any one tab's update has been revealed. The
+// coordinator relays and sums; it never holds an unmasked update.
+import type { ForwardWire, InputEncoding, MaskedInputWire, RevealWire, RosterWire, SharesWire, AdvertWire, UnmaskWire } from '../protocol/messages.ts';
+import type { SecureSum } from '../fl/strategy.ts';
+import type { Timers } from '../timers.ts';
+import { buildRoster, minimumThreshold } from './roster.ts';
+import { SECURE_INPUT_EXTRA_VALUES, type EncryptedShares, type KeyAdvert, type RosterMessage } from './messages.ts';
+import { attemptLabel, SecAggError, SecAggRefusal } from './secagg-error.ts';
+import { SecureSumUnmasker } from './unmasker.ts';
+import { advertFromWire, forwardToWire, maskedFromWire, revealFromWire, rosterToWire, SecAggWireError, sharesFromWire } from './wire-codec.ts';
+import { decodeSecureSum, secureInputScale } from './secure-input.ts';
+import type { RoundSecureAggregation } from '../protocol/records.ts';
 
 export type SecureStep = 'keys' | 'shares' | 'inputs' | 'reveals' | 'unmasking' | 'over';
 
 /** What the attempt asks the transport to send. */
-export interface SecureRoundHooks {
-  sendRoster(clientIds: string[], roster: RosterWire): void;
-  sendForward(clientId: string, forward: ForwardWire): void;
-  sendUnmask(clientIds: string[], request: UnmaskWire): void;
-  /** The survivors' sum is out: the round can aggregate it. */
-  unmasked(sum: SecureSum): void;
-  /** Too few tabs at some step: the attempt is over, nothing was revealed. */
-  failed(reason: string): void;
+export interface SecureRoundTransport {
+  roster(clientIds: string[], roster: RosterWire): void;
+  forward(clientId: string, forward: ForwardWire): void;
+  unmask(clientIds: string[], request: UnmaskWire): void;
   log(message: string): void;
-  /** A failure that is not the tabs': our bug. */
-  bug(error: unknown): void;
-}
-
-export interface SecureSum {
-  weightedSum: Float32Array;
-  totalWeight: number;
-  unclipped: number;
-  survivors: string[];
 }
 
 export interface SecureRoundOptions {
@@ -56,15 +39,19 @@ export interface SecureRoundOptions {
   thresholdFraction: number;
   stepMs: number;
   clipNorm: number;
-  /** Distributed DP: the std of the noise the tabs' shares must add up to on the sum (0: none). */
+  /** Each selected tab's FedAvg weight (at most 1 under DP); sent relative to the roster's largest when that is over 1. */
+  weights: ReadonlyMap<string, number>;
+  /** Distributed DP: the std of the noise the tabs' shares must add up to on the sum, and on the sum of centred clip bits (0: none). */
   noiseStdOnSum: number;
-  /** A tab's FedAvg weight w ≤ 1, given the roster (weights are relative to it without DP). */
-  weightOf(clientId: string, roster: readonly string[]): number;
+  bitNoiseStdOnSum: number;
   isConnected(clientId: string): boolean;
 }
 
 export class SecureRound {
   step: SecureStep = 'keys';
+  /** The survivors' sum, once unmasked; rejects with SecAggError when the attempt fails. */
+  readonly sum: Promise<SecureSum>;
+  private settle!: { resolve: (sum: SecureSum) => void; reject: (error: unknown) => void };
   private readonly adverts = new Map<string, KeyAdvert>();
   private roster: RosterMessage | null = null;
   private ids: string[] = [];
@@ -77,13 +64,15 @@ export class SecureRound {
   private recovered = 0;
   private timer: unknown = null;
   /** The weight each tab was told to send (step 2). */
-  private readonly weights = new Map<string, number>();
+  private readonly toldWeights = new Map<string, number>();
 
   constructor(
     private readonly options: SecureRoundOptions,
-    private readonly hooks: SecureRoundHooks,
+    private readonly transport: SecureRoundTransport,
     private readonly timers: Timers,
   ) {
+    this.sum = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.sum.catch(() => {}); // the attempt awaits it; a failure before it does is not unhandled
     this.startStepTimer();
   }
 
@@ -106,7 +95,7 @@ export class SecureRound {
 
   /** The FedAvg weight (≤ 1) this tab was told to put in its masked input. */
   weightSentTo(clientId: string): number {
-    return this.weights.get(clientId) ?? 0;
+    return this.toldWeights.get(clientId) ?? 0;
   }
 
   /** The counts the round's record keeps. */
@@ -124,19 +113,19 @@ export class SecureRound {
 
   advertise(clientId: string, wire: AdvertWire): void {
     this.expect('keys', clientId, 'keys', wire, this.options.selected);
-    if (this.adverts.has(clientId)) throw new SecureStepRefusedError(`${this.label()}: keys from this tab came already`);
+    if (this.adverts.has(clientId)) throw new SecAggRefusal(`${this.label()}: keys from this tab came already`);
     this.adverts.set(clientId, this.decode(() => advertFromWire(wire)));
     this.advanceIfNoneAwaited();
   }
 
   submitShares(clientId: string, wire: SharesWire): void {
     this.expect('shares', clientId, 'shares', wire, this.ids);
-    if (this.shares.has(clientId)) throw new SecureStepRefusedError(`${this.label()}: shares from this tab came already`);
+    if (this.shares.has(clientId)) throw new SecAggRefusal(`${this.label()}: shares from this tab came already`);
     const shares = this.decode(() => sharesFromWire(wire, this.ids));
     const others = this.ids.filter((id) => id !== clientId);
     const to = shares.shares.map((s) => s.to).sort();
     if (to.length !== others.length || to.some((id, i) => id !== others[i])) {
-      throw new SecureStepRefusedError(`${this.label()}: shares must go to each of the other ${others.length} tabs of the roster once`);
+      throw new SecAggRefusal(`${this.label()}: shares must go to each of the other ${others.length} tabs of the roster once`);
     }
     this.shares.set(clientId, shares);
     this.advanceIfNoneAwaited();
@@ -171,6 +160,7 @@ export class SecureRound {
   /** Ends the attempt (the round closed or was stopped); no timer is left behind. */
   dispose(): void {
     this.clearStepTimer();
+    if (this.step !== 'over') this.settle.reject(new SecAggError(`${this.label()}: ended before its sum was unmasked`));
     this.step = 'over';
   }
 
@@ -195,16 +185,17 @@ export class SecureRound {
 
   private sendRoster(): void {
     const { roster, refused } = buildRoster(this.adverts);
-    for (const { clientId, reason } of refused) this.hooks.log(`${this.label()}: ${clientId} left out of the roster: ${reason}`);
+    for (const { clientId, reason } of refused) this.transport.log(`${this.label()}: ${clientId} left out of the roster: ${reason}`);
     const n = roster.length;
     const threshold = Math.max(minimumThreshold(n), Math.ceil(this.options.thresholdFraction * n));
     if (n < 2 || threshold > n) throw new SecAggError(`${this.label()}: only ${n} tabs sent keys, ${Math.max(2, threshold)} needed`);
     this.roster = { round: this.options.round, attempt: this.options.attempt, threshold, clients: roster };
     this.ids = roster.map((e) => e.clientId);
     // Sized for the noise the tabs add: each adds std σ/√t, so any t or more of them add at least σ.
-    this.scale = secureInputScale({ tabs: n, clipNorm: this.options.clipNorm, noiseStdPerTab: this.noiseStdPerTab() });
+    const noise = this.noisePerTab();
+    this.scale = secureInputScale({ tabs: n, clipNorm: this.options.clipNorm, noiseStdPerTab: Math.max(noise.onValues, noise.onBit) });
     this.step = 'shares';
-    this.hooks.sendRoster(this.ids, rosterToWire(this.roster));
+    this.transport.roster(this.ids, rosterToWire(this.roster));
   }
 
   private forwardShares(): void {
@@ -220,13 +211,17 @@ export class SecureRound {
       length: this.options.paramCount + SECURE_INPUT_EXTRA_VALUES,
     });
     this.step = 'inputs';
+    // Fixed point needs w ≤ 1: weights over 1 (examples, without DP) go relative to the roster's largest,
+    // which the weighted mean Σ w·Δ / Σ w does not see; DP weights are ≤ 1 already and go as they are.
+    const largest = Math.max(1, ...this.ids.map((id) => this.options.weights.get(id) ?? 0));
+    const noise = this.noisePerTab();
     for (const to of shared) {
       const addressed = shared
         .filter((from) => from !== to)
         .map((from) => ({ from, ciphertext: this.shares.get(from)!.shares.find((s) => s.to === to)!.ciphertext }));
-      const encoding: InputEncoding = { scale: this.scale, weight: this.options.weightOf(to, this.ids), noiseStd: this.noiseStdPerTab(), bitNoiseStd: 0 };
-      this.weights.set(to, encoding.weight);
-      this.hooks.sendForward(to, forwardToWire({ round: roster.round, attempt: roster.attempt, shared, shares: addressed }, this.ids, encoding));
+      const encoding: InputEncoding = { scale: this.scale, weight: (this.options.weights.get(to) ?? 0) / largest, noiseStd: noise.onValues, bitNoiseStd: noise.onBit };
+      this.toldWeights.set(to, encoding.weight);
+      this.transport.forward(to, forwardToWire({ round: roster.round, attempt: roster.attempt, shared, shares: addressed }, this.ids, encoding));
     }
   }
 
@@ -234,21 +229,25 @@ export class SecureRound {
     const request = this.unmasker!.unmaskRequest(); // throws SecAggError below the threshold
     this.survivors = request.survivors;
     this.step = 'reveals';
-    this.hooks.sendUnmask(this.survivors, request);
+    this.transport.unmask(this.survivors, request);
   }
 
   private unmask(): void {
     this.step = 'unmasking';
-    const unmasker = this.unmasker!;
-    unmasker.unmask().then(
+    this.unmasker!.unmask().then(
       (result) => {
         if (this.step !== 'unmasking') return; // the round was stopped meanwhile
         this.step = 'over';
         this.recovered = result.recovered.length;
-        const sum = { ...decodeSecureSum(result.sum, this.scale), survivors: result.survivors };
-        const outOfBounds = this.outOfBounds(sum);
-        if (outOfBounds) return this.fail(new SecAggError(`${this.label()}: the unmasked sum is out of bounds (${outOfBounds}): a tab masked something other than its clipped, weighted update`));
-        this.hooks.unmasked(sum);
+        const contributors = result.survivors.length;
+        const sum = { ...decodeSecureSum(result.sum, this.scale), contributors, noiseStd: this.noisePerTab().onValues * Math.sqrt(contributors) };
+        const outOfBounds = this.outOfBounds(sum, result.survivors);
+        if (outOfBounds) {
+          return this.settle.reject(
+            new SecAggError(`${this.label()}: the unmasked sum is out of bounds (${outOfBounds}): a tab masked something other than its clipped, weighted update`),
+          );
+        }
+        this.settle.resolve(sum);
       },
       (error: unknown) => {
         if (this.step === 'unmasking') this.fail(error);
@@ -258,37 +257,36 @@ export class SecureRound {
 
   /**
    * The coordinator cannot check a masked input, but it can check the sum: honest tabs send the
-   * weights they were told (Σw is known) and updates clipped to C, so ‖Σ w·Δ‖ ≤ Σw·C, plus the
-   * fixed-point rounding and the tabs' own noise. A sum beyond that never reaches the model.
+   * weights they were told (Σw is known), updates clipped to C and centred bits of ±½, so
+   * ‖Σ w·Δ‖ ≤ Σw·C and |Σ bits| ≤ n/2, plus the fixed-point rounding and the tabs' own noise.
    */
-  private outOfBounds(sum: SecureSum): string | null {
-    const n = sum.survivors.length;
-    const expectedWeight = sum.survivors.reduce((total, id) => total + this.weightSentTo(id), 0);
+  private outOfBounds(sum: SecureSum, survivors: readonly string[]): string | null {
+    const n = survivors.length;
+    const expectedWeight = survivors.reduce((total, id) => total + this.weightSentTo(id), 0);
     const rounding = n / this.scale; // per value: each of n terms within one grid step
+    const noise = this.noisePerTab();
     if (!(Math.abs(sum.totalWeight - expectedWeight) <= 2 * rounding + 1e-6)) return `Σw = ${sum.totalWeight}, the tabs were told ${expectedWeight}`;
-    if (!(sum.unclipped >= 0 && sum.unclipped <= n)) return `${sum.unclipped} of ${n} tabs under the clip norm`;
+    const bitBound = n / 2 + 10 * noise.onBit * Math.sqrt(n) + 2 * rounding;
+    if (!(Math.abs(sum.clipBitSum) <= bitBound)) return `the clip bits sum to ${sum.clipBitSum.toPrecision(3)}, at most ±${bitBound.toPrecision(3)} from ${n} tabs`;
     let squares = 0;
     for (let i = 0; i < sum.weightedSum.length; i++) squares += sum.weightedSum[i] ** 2;
     const root = Math.sqrt(sum.weightedSum.length);
     // A Gaussian vector's norm concentrates at σ√P (relative spread 1/√(2P)): 10 % over is far out.
-    const noise = 1.1 * this.noiseStdPerTab() * Math.sqrt(n) * root;
-    const bound = expectedWeight * this.options.clipNorm * (1 + 1e-6) + rounding * root + noise;
+    const bound = expectedWeight * this.options.clipNorm * (1 + 1e-6) + rounding * root + 1.1 * noise.onValues * Math.sqrt(n) * root;
     const norm = Math.sqrt(squares);
     return norm <= bound ? null : `‖Σ w·Δ‖ = ${norm.toPrecision(3)}, at most ${bound.toPrecision(3)} from ${n} clipped updates`;
   }
 
   private fail(error: unknown): void {
-    this.dispose();
-    if (error instanceof SecAggError) this.hooks.failed(error.message);
-    else {
-      this.hooks.bug(error);
-      this.hooks.failed(`${this.label()}: internal error`);
-    }
+    this.clearStepTimer();
+    this.step = 'over';
+    this.settle.reject(error); // a SecAggError is the attempt's failure; anything else, our bug (the attempt tells them apart)
   }
 
-  private noiseStdPerTab(): number {
-    const t = this.roster?.threshold ?? 1;
-    return this.options.noiseStdOnSum / Math.sqrt(t);
+  /** Each tab adds std σ/√t: any t or more of them add at least σ. */
+  private noisePerTab(): { onValues: number; onBit: number } {
+    const root = Math.sqrt(this.roster?.threshold ?? 1);
+    return { onValues: this.options.noiseStdOnSum / root, onBit: this.options.bitNoiseStdOnSum / root };
   }
 
   private startStepTimer(): void {
@@ -297,7 +295,7 @@ export class SecureRound {
     this.timer = this.timers.setTimeout(() => {
       this.timer = null;
       if (this.step !== step) return;
-      this.hooks.log(`${this.label()}: the ${step} step's deadline passed with ${this.awaiting().length} tabs still to answer`);
+      this.transport.log(`${this.label()}: the ${step} step's deadline passed with ${this.awaiting().length} tabs still to answer`);
       this.advance();
     }, this.options.stepMs);
   }
@@ -309,10 +307,10 @@ export class SecureRound {
 
   private expect(step: SecureStep, clientId: string, what: string, wire: { round: number; attempt: number }, from: readonly string[]): void {
     if (wire.round !== this.options.round || wire.attempt !== this.options.attempt) {
-      throw new SecureStepRefusedError(`${what} for round ${wire.round} attempt ${wire.attempt} refused: ${this.label()} is open`);
+      throw new SecAggRefusal(`${what} for round ${wire.round} attempt ${wire.attempt} refused: ${this.label()} is open`);
     }
-    if (this.step !== step) throw new SecureStepRefusedError(`${this.label()}: ${what} refused: the ${this.step} step is open, not ${step}`);
-    if (!from.includes(clientId)) throw new SecureStepRefusedError(`${this.label()}: ${what} refused: this tab is not part of this step`);
+    if (this.step !== step) throw new SecAggRefusal(`${this.label()}: ${what} refused: the ${this.step} step is open, not ${step}`);
+    if (!from.includes(clientId)) throw new SecAggRefusal(`${this.label()}: ${what} refused: this tab is not part of this step`);
   }
 
   /** What a tab sent breaks the protocol (a second input, a reveal that does not answer): its fault. */
@@ -320,7 +318,7 @@ export class SecureRound {
     try {
       run();
     } catch (error) {
-      if (error instanceof SecAggError) throw new SecureStepRefusedError(error.message);
+      if (error instanceof SecAggError) throw new SecAggRefusal(error.message);
       throw error;
     }
   }
@@ -329,7 +327,7 @@ export class SecureRound {
     try {
       return run();
     } catch (error) {
-      if (error instanceof SecAggWireError) throw new SecureStepRefusedError(`${this.label()}: ${error.message}`);
+      if (error instanceof SecAggWireError) throw new SecAggRefusal(`${this.label()}: ${error.message}`);
       throw error;
     }
   }

@@ -2,9 +2,9 @@
 // the same way: it copies each update into buffers it owns and reuses (HeldUpdates), and checks
 // its output's size. The rule itself is its finish().
 import { HeldUpdates } from './held-updates.ts';
-import type { AggregateOutcome, AggregationStrategy, ClientUpdate } from './strategy.ts';
+import type { AggregateOutcome, AggregationRule, ClientUpdate } from './aggregation-rule.ts';
 
-export abstract class HoldingStrategy implements AggregationStrategy {
+export abstract class HoldingRule implements AggregationRule {
   abstract readonly title: string;
   readonly holdsAllUpdates = true;
   protected readonly held: HeldUpdates;

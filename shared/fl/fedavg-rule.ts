@@ -1,9 +1,9 @@
 // FedAvg behind the strategy seam: streams each update into the SIMD accumulator, so a round
 // holds O(parameters) memory whatever the number of tabs.
 import { FedAvgAccumulator } from './fedavg.ts';
-import { AggregationError, type AggregateOutcome, type AggregationStrategy, type ClientUpdate } from './strategy.ts';
+import { AggregationError, type AggregateOutcome, type AggregationRule, type ClientUpdate } from './aggregation-rule.ts';
 
-export class FedAvgStrategy implements AggregationStrategy {
+export class FedAvgRule implements AggregationRule {
   readonly title = 'FedAvg';
   readonly holdsAllUpdates = false;
   private readonly accumulator: FedAvgAccumulator;

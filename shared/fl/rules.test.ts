@@ -1,16 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGGREGATION_RULES, createAggregationStrategy, type AggregationOptions, type AggregationRule } from './strategies.ts';
+import { AGGREGATION_RULES, createAggregationRule, type AggregationOptions, type AggregationRuleName } from './rules.ts';
 
 const DEFAULTS: Omit<AggregationOptions, 'aggregation'> = {
   trimFraction: 0.2,
   byzantineClients: 1,
   multiKrumKeep: 0,
   normBound: 10,
-  normBoundAction: 'rescale',
 };
-const build = (aggregation: AggregationRule, options: Partial<AggregationOptions> = {}) =>
-  createAggregationStrategy({ ...DEFAULTS, ...options, aggregation }, 3);
+const build = (aggregation: AggregationRuleName, options: Partial<AggregationOptions> = {}) =>
+  createAggregationRule({ ...DEFAULTS, ...options, aggregation }, 3);
 
 test('every rule in AGGREGATION_RULES builds, and says whether it holds every update', () => {
   const built = AGGREGATION_RULES.map((rule) => {
@@ -23,19 +22,19 @@ test('every rule in AGGREGATION_RULES builds, and says whether it holds every up
     ['trimmed-mean', 'trimmed mean (β = 0.2)', true],
     ['krum', 'Krum (f = 1)', true],
     ['multi-krum', 'Multi-Krum (f = 1, m = n − f)', true],
-    ['norm-bound', 'norm bound 10 (rescale)', false],
+    ['norm-bound', 'norm bound 10', false],
   ]);
 });
 
 test('the factory passes each rule its own options and refuses bad ones', () => {
   assert.equal(build('multi-krum', { multiKrumKeep: 3, byzantineClients: 2 }).title, 'Multi-Krum (f = 2, m = 3)');
-  assert.equal(build('norm-bound', { normBound: 2.5, normBoundAction: 'drop' }).title, 'norm bound 2.5 (drop)');
+  assert.equal(build('norm-bound', { normBound: 2.5 }).title, 'norm bound 2.5');
   assert.throws(() => build('trimmed-mean', { trimFraction: 0.5 }), /trim fraction β must be in \[0, 0.5\)/);
   assert.throws(() => build('krum', { byzantineClients: -1 }), /Byzantine clients f must be an integer >= 0/);
   assert.throws(() => build('norm-bound', { normBound: 0 }), /norm bound must be a finite number > 0/);
   // options a rule does not read are not its business
   assert.equal(build('median', { trimFraction: 0.9, normBound: -1 }).title, 'coordinate-wise median');
-  assert.throws(() => build('bulyan' as AggregationRule), /unknown aggregation rule bulyan: use one of fedavg, median, trimmed-mean, krum, multi-krum, norm-bound/);
+  assert.throws(() => build('bulyan' as AggregationRuleName), /unknown aggregation rule bulyan: use one of fedavg, median, trimmed-mean, krum, multi-krum, norm-bound/);
 });
 
 test('a sign-flip ×10 attacker among 4 honest tabs: FedAvg is dragged the wrong way, the robust rules barely move', () => {
@@ -43,7 +42,7 @@ test('a sign-flip ×10 attacker among 4 honest tabs: FedAvg is dragged the wrong
   const attacker = Float32Array.of(-10, -20, 10); // −10 × an honest (1, 2, −1)
   // Honest mean: (4.1, 7.9, -4.1) / 4 = (1.025, 1.975, -1.025).
   const honestMean = [1.025, 1.975, -1.025];
-  const aggregate = (rule: AggregationRule, options: Partial<AggregationOptions> = {}) => {
+  const aggregate = (rule: AggregationRuleName, options: Partial<AggregationOptions> = {}) => {
     const strategy = build(rule, options);
     strategy.begin();
     [...honest, attacker].forEach((delta, k) => strategy.add({ clientId: `tab-${k}`, delta, weight: 100 }));
@@ -78,12 +77,8 @@ test('a sign-flip ×10 attacker among 4 honest tabs: FedAvg is dragged the wrong
   assert.ok(multiKrum.error < 1e-6);
   assert.deepEqual(multiKrum.outcome.discarded, ['tab-4']);
 
-  // Norm bound 3 (honest norms ≈ 2.45, the attacker's 24.5) rescales the attacker to norm 3: still
-  // pulls the wrong way, by 3/5 instead of 24.5/5; dropping it gives the honest mean.
-  const rescaled = aggregate('norm-bound', { normBound: 3, normBoundAction: 'rescale' });
-  assert.ok(rescaled.error < fedavg.error / 4, `rescaled: ${rescaled.error}`);
-  assert.deepEqual(rescaled.outcome.downweighted, ['tab-4']);
-  const dropped = aggregate('norm-bound', { normBound: 3, normBoundAction: 'drop' });
+  // Norm bound 3 (honest norms ≈ 2.45, the attacker's 24.5) drops the attacker: the honest mean.
+  const dropped = aggregate('norm-bound', { normBound: 3 });
   assert.ok(dropped.error < 1e-6);
   assert.deepEqual(dropped.outcome.discarded, ['tab-4']);
 });
