@@ -10,6 +10,7 @@ import staticPage from './plugins/static-page.ts';
 import type { Evaluator } from './evaluator.ts';
 import type { Access } from './access.ts';
 import { RunCheckpoints } from './run-checkpoints.ts';
+import { LedgerFile } from './ledger-file.ts';
 import type { TransportLimits } from './limits/transport-limits.ts';
 
 export interface AppOptions {
@@ -51,7 +52,9 @@ export async function buildApp(options: AppOptions): Promise<FlockApp> {
     error === undefined ? app.log[level](message) : app.log[level]({ err: error }, message);
   const checkpoints = options.dataDir ? new RunCheckpoints(options.dataDir, log) : null;
   if (checkpoints && options.fresh) await checkpoints.clear();
-  const coordinator = new Coordinator({ settings: options.settings, mnist, evaluator, access: options.access, baseUrls, log, checkpoints });
+  // The population's privacy ledger outlives runs, resets and --fresh: it is kept apart from the checkpoints.
+  const ledger = await LedgerFile.open(options.dataDir ?? null);
+  const coordinator = new Coordinator({ settings: options.settings, mnist, evaluator, access: options.access, baseUrls, log, checkpoints, ledger });
   if (!options.baseUrls) {
     app.addHook('onListen', async () => {
       const address = app.server.address();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SettingsError } from '../shared/settings.ts';
 import { buildApp } from './app.ts';
 import { CheckpointError, UnusableCheckpointsError } from './checkpoint-store.ts';
+import { LedgerFileError } from './ledger-file.ts';
 import { loadConfig, type ServerConfig } from './config.ts';
 import { ROOT_DIR } from './data-paths.ts';
 import { keepAccessAcrossRestarts } from './saved-access.ts';
@@ -64,7 +65,7 @@ process.on('unhandledRejection', (reason) => {
 });
 
 main().catch((error: unknown) => {
-  if (error instanceof UnusableCheckpointsError || error instanceof CheckpointError) {
+  if (error instanceof UnusableCheckpointsError || error instanceof CheckpointError || error instanceof LedgerFileError) {
     // The data directory, not the code: the message names the files and what to do; a stack would bury it.
     console.error(`flock: ${error.message}`);
     process.exit(1);
