@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
+import { lastUpdate } from '../harness/participant-page.ts';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
 
 let browser: Browser;
@@ -83,7 +84,8 @@ test('secure aggregation: a tab closed after the key exchange, the round complet
   const survivors = await Promise.all(
     tabs.slice(0, 2).map(async (tab) => {
       const clientId = await tab.evaluate(() => window.flock.clientId!);
-      const delta = Float32Array.from(await tab.evaluate(() => Array.from(window.flockLastUpdate!.delta)));
+      const { round, delta } = await lastUpdate(tab);
+      assert.equal(round, 1);
       return { clientId, delta, examples: examplesOf.get(clientId)! };
     }),
   );
