@@ -106,6 +106,12 @@ test('secure aggregation: a tab closed after the key exchange, the round complet
   assert.equal(received.filter((m) => m.event === 'participant:update').length, 0, 'no plain update was sent');
   const masked = received.filter((m) => m.event === 'secagg:masked-update');
   assert.equal(masked.length, 2);
+  // Nor any statistics of the tabs' data: no label counts, losses or evaluation reports.
+  for (const message of received.filter((m) => ['participant:ready', 'participant:progress', 'secagg:masked-update'].includes(m.event))) {
+    const payload = message.args[0] as Record<string, unknown>;
+    assert.ok(!('labelCounts' in payload) && !('loss' in payload), `${message.event} carried statistics: ${Object.keys(payload).join(', ')}`);
+  }
+  assert.equal(received.filter((m) => m.event === 'participant:evaluation').length, 0, 'no evaluation reports');
   for (const message of masked) {
     const clientId = coordinator.coordinator.room.onConnection(message.socketId)?.clientId;
     const own = survivors.find((s) => s.clientId === clientId)!;
