@@ -12,7 +12,6 @@ import type { BackendName } from '../shared/protocol/records.ts';
 import { chooseBackend } from './backend-probe.ts';
 import { SocketTransport, systemClock } from './participant/runtime-io.ts';
 import { TfjsTrainer } from './participant/tfjs-trainer.ts';
-import './tfjs-backends.ts'; // registers the wasm and webgpu backends (and tells tfjs where wasm's binaries are)
 import type { BackendChoice, FromWorker, ProbeResult, ToWorker } from './worker-protocol.ts';
 
 type Start = Extract<ToWorker, { type: 'start' }>;
@@ -97,7 +96,9 @@ function start(message: Start): void {
 /** Measures (or takes the forced or remembered backend), then sets the model and examples up on it. */
 async function startTrainer(setup: TrainerSetup, forced: BackendName | null, cached: Map<ModelName, BackendChoice>): Promise<TfjsTrainer> {
   if (!setup.examples) throw new Error('the page trains on its shard: no examples were loaded');
-  const showProbe = () => participant && post({ type: 'state', state: participant.state, probe });
+  const showProbe = () => {
+    if (participant) post({ type: 'state', state: participant.state, probe });
+  };
   probe = [];
   const remembered = forced ? null : (cached.get(setup.model) ?? null);
   const choice = await chooseBackend(setup.model, setup.examples.train, forced, remembered, (result) => {

@@ -10,7 +10,7 @@
 // the tab's data leave it: no label counts, no losses, no evaluation reports.
 import type { Rng } from '../fl/rng.ts';
 import type { ModelName } from '../model-spec.ts';
-import { MESSAGES, type JoinReply, type Payload, type ReadyReport, type UpdateAck } from '../protocol/messages.ts';
+import { MESSAGES, type JoinReply, type OutboundName, type Payload, type ReadyReport, type UpdateAck } from '../protocol/messages.ts';
 import { parseOutbound, ProtocolError } from '../protocol/parse.ts';
 import type { AttackMode, RoundMetrics } from '../protocol/records.ts';
 import { CoordinatorConnection, type ResumeTokenStore } from './connection.ts';
@@ -18,7 +18,7 @@ import { RoundRunner } from './round-runner.ts';
 import { shardExamples } from './shard-examples.ts';
 import { initialParticipantState, type ParticipantState } from './state.ts';
 import type { LocalProgress, Trainer, TrainerSetup } from './trainer.ts';
-import type { Clock, ParticipantBound, ParticipantTransport } from './transport.ts';
+import type { Clock, ParticipantTransport } from './transport.ts';
 
 /** What differs between hosts: how the shard is fetched, what trains, how a person is asked. */
 export interface ParticipantHost {
@@ -224,7 +224,7 @@ export class Participant {
   }
 
   private receive(name: string, raw: unknown): void {
-    if (this.closed) return;
+    if (this.closed || name === 'state') return; // 'state' is the dashboard's
     if (!isParticipantBound(name)) return this.showError(`the coordinator sent an unknown message "${name.slice(0, 40)}": is this tab older than the coordinator? Reload it`);
     const payload = this.parse(name, raw);
     if (payload === null) return;
@@ -274,6 +274,9 @@ export class Participant {
     this.changed();
   }
 }
+
+/** What the coordinator sends to tabs: every outbound row of the protocol table but the dashboard's 'state'. */
+type ParticipantBound = Exclude<OutboundName, 'state'>;
 
 const PARTICIPANT_BOUND: ReadonlySet<string> = new Set(
   (Object.keys(MESSAGES) as (keyof typeof MESSAGES)[]).filter((name) => MESSAGES[name].direction === 'out' && name !== 'state'),

@@ -1,6 +1,6 @@
 // The participant loop's I/O, as small interfaces: the connection to the coordinator (Socket.IO in
 // every host today: web/participant/socket-transport.ts; a fake in the tests) and a clock.
-import type { AckReply, InboundName, OutboundName, Payload } from '../protocol/messages.ts';
+import type { AckReply, InboundName, Payload } from '../protocol/messages.ts';
 
 /** Inbound events that carry an acknowledgement. */
 export type AckedName = { [K in InboundName]: [AckReply<K>] extends [never] ? never : K }[InboundName];
@@ -38,6 +38,3 @@ export interface Clock {
   /** Runs `run` once after `ms`; the returned function cancels it. */
   after(ms: number, run: () => void): () => void;
 }
-
-/** Names of events the coordinator sends to tabs (not the dashboard's 'state'). */
-export type ParticipantBound = Exclude<OutboundName, 'state'>;

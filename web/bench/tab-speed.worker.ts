@@ -5,7 +5,6 @@ import { chooseBackend } from '../backend-probe.ts';
 import type { ModelName } from '../../shared/model-spec.ts';
 import type { BackendName } from '../../shared/protocol/records.ts';
 import { TfjsTrainer } from '../participant/tfjs-trainer.ts';
-import '../tfjs-backends.ts';
 
 export type ToBenchWorker =
   | { type: 'init'; model: ModelName; backend: BackendName; pixels: ArrayBuffer; labels: ArrayBuffer }
