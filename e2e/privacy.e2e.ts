@@ -7,6 +7,7 @@ import type { Browser } from 'playwright';
 import { epsilonSpent } from '../shared/fl/accountant.ts';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { E2E_ACCESS, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
+import type { IncomingMessage } from '../server/plugins/socket.ts';
 
 let browser: Browser;
 let coordinator: RunningCoordinator | undefined;
@@ -77,16 +78,20 @@ test('a central-DP run shows ε per round on the dashboard and stops at the targ
 test('a local-DP run completes: every tab clips and noises its own update, and says so', { timeout: 300_000 }, async () => {
   const localNoiseMultiplier = 0.8;
   const localClip = 0.5;
-  coordinator = await startCoordinator({
-    shards: 2,
-    rounds: 2,
-    targetAccuracy: 1,
-    localEpochs: 1,
-    minClientsToStart: 2,
-    minClientsPerRound: 2,
-    clipNorm: localClip,
-    localNoiseMultiplier,
-  });
+  const received: IncomingMessage[] = [];
+  coordinator = await startCoordinator(
+    {
+      shards: 2,
+      rounds: 2,
+      targetAccuracy: 1,
+      localEpochs: 1,
+      minClientsToStart: 2,
+      minClientsPerRound: 2,
+      clipNorm: localClip,
+      localNoiseMultiplier,
+    },
+    { observeIncoming: (message) => received.push(message) },
+  );
   const tabs = await openTabs(browser, `${coordinator.url}/?backend=wasm`, 2);
   await coordinator.waitFor('2 ready tabs', (s) => s.clients.filter((c) => c.backend).length === 2, 120_000);
   const response = await fetch(`${coordinator.url}/api/run/start`, { method: 'POST', headers: { authorization: `Bearer ${E2E_ACCESS.adminToken}` } });
@@ -107,4 +112,13 @@ test('a local-DP run completes: every tab clips and noises its own update, and s
     const privatized = await tab.evaluate(() => (window as unknown as { flock: { privatized: { clippedTo: number; noiseStd: number } } }).flock.privatized);
     assert.ok(privatized.clippedTo <= localClip * (1 + 1e-6) && privatized.noiseStd === localNoiseMultiplier * localClip);
   }
+  // Under local DP the tabs send no statistics of their data: no label counts, no losses, no evaluation reports.
+  const payloads = (event: string) => received.filter((m) => m.event === event).map((m) => m.args[0] as Record<string, unknown>);
+  assert.equal(payloads('participant:ready').length >= 2, true);
+  for (const ready of payloads('participant:ready')) assert.ok(!('labelCounts' in ready), `a ready report with label counts: ${JSON.stringify(ready)}`);
+  assert.ok(payloads('participant:progress').length > 0 && payloads('participant:update').length === 4);
+  for (const event of ['participant:progress', 'participant:update']) {
+    for (const payload of payloads(event)) assert.ok(!('loss' in payload), `${event} carried a loss`);
+  }
+  assert.deepEqual(payloads('participant:evaluation'), [], 'no evaluation reports');
 });

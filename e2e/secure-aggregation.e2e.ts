@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright';
 import { launchChromium, openTabs } from '../harness/browser.ts';
 import { adminHeaders, startCoordinator, type RunningCoordinator } from '../harness/coordinator.ts';
+import { lastUpdate } from '../harness/participant-page.ts';
 import type { IncomingMessage } from '../server/plugins/socket.ts';
 
 let browser: Browser;
@@ -83,7 +84,8 @@ test('secure aggregation: a tab closed after the key exchange, the round complet
   const survivors = await Promise.all(
     tabs.slice(0, 2).map(async (tab) => {
       const clientId = await tab.evaluate(() => window.flock.clientId!);
-      const delta = Float32Array.from(await tab.evaluate(() => Array.from(window.flockLastUpdate!.delta)));
+      const { round, delta } = await lastUpdate(tab);
+      assert.equal(round, 1);
       return { clientId, delta, examples: examplesOf.get(clientId)! };
     }),
   );
@@ -104,6 +106,12 @@ test('secure aggregation: a tab closed after the key exchange, the round complet
   assert.equal(received.filter((m) => m.event === 'participant:update').length, 0, 'no plain update was sent');
   const masked = received.filter((m) => m.event === 'secagg:masked-update');
   assert.equal(masked.length, 2);
+  // Nor any statistics of the tabs' data: no label counts, losses or evaluation reports.
+  for (const message of received.filter((m) => ['participant:ready', 'participant:progress', 'secagg:masked-update'].includes(m.event))) {
+    const payload = message.args[0] as Record<string, unknown>;
+    assert.ok(!('labelCounts' in payload) && !('loss' in payload), `${message.event} carried statistics: ${Object.keys(payload).join(', ')}`);
+  }
+  assert.equal(received.filter((m) => m.event === 'participant:evaluation').length, 0, 'no evaluation reports');
   for (const message of masked) {
     const clientId = coordinator.coordinator.room.onConnection(message.socketId)?.clientId;
     const own = survivors.find((s) => s.clientId === clientId)!;

@@ -1,6 +1,8 @@
-// A participant in Node: speaks the real protocol over socket.io-client (websocket
-// transport) but trains nothing. It answers every round:start with a synthetic delta of
-// the model's size, so 100+ of them can load one real coordinator without browsers.
+// A participant in Node that trains nothing: the participant loop every tab runs
+// (shared/participant/), over socket.io-client's websocket transport, with a stand-in trainer that
+// answers every round with a synthetic delta of the model's size (clipped and noised as the round
+// asks, so it takes part in secure aggregation and local DP too). 100+ of them load one real
+// coordinator without browsers.
 //
 //   npx tsx harness/headless-participant.ts --url http://127.0.0.1:8080 --count 100 [--room CODE]
 //       [--training-ms 1000] [--examples 1000] [--json]
@@ -10,17 +12,17 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { io as connect, type Socket } from 'socket.io-client';
+import { privatizeLocally } from '../shared/fl/local-dp.ts';
+import { createSecureRng } from '../shared/fl/secure-random.ts';
 import { modelSpec, type ModelName } from '../shared/model-spec.ts';
-import type { ClientToServerEvents, JoinReply, RoundStart, ServerToClientEvents, UpdateAck } from '../shared/protocol/messages.ts';
-import { decodeWeights, encodeWeights } from '../shared/wire.ts';
-
-type ParticipantSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+import { Participant } from '../shared/participant/participant.ts';
+import type { LocalProgress, Trainer, TrainerReadiness, TrainingJob, TrainingRun, TrainedUpdate } from '../shared/participant/trainer.ts';
+import type { JoinReply, UpdateAck } from '../shared/protocol/messages.ts';
+import { memoryTokens, SocketTransport, systemClock } from '../web/participant/runtime-io.ts';
 
 const BACKEND_REASON = 'headless Node participant (synthetic deltas)';
 /** Largest synthetic delta value: small, like a real update, so the global model stays sane. */
 const DELTA_SCALE = 1e-3;
-const ACK_TIMEOUT_MS = 120_000;
 
 /** Wall-clock time in ms with sub-ms resolution, comparable across processes on one machine. */
 export const epochMs = () => performance.timeOrigin + performance.now();
@@ -53,7 +55,7 @@ export interface RoundStartSeen {
 export interface RoundReport {
   round: number;
   attempt: number;
-  /** Epoch ms (see epochMs) when round:start arrived, the update was sent, the ack came back. */
+  /** Epoch ms (see epochMs) when round:start arrived, the update was sent (NaN: never), the answer came. */
   receivedAt: number;
   sentAt: number;
   ackedAt: number;
@@ -62,112 +64,143 @@ export interface RoundReport {
 
 export class HeadlessParticipant {
   clientId: string | null = null;
-  /** The secret the coordinator gave at the first join: join() sends it again to come back as the same tab. */
-  resumeToken: string | null = null;
   model: ModelName | null = null;
   readonly rounds: RoundReport[] = [];
   /** Every round:start received, in order: resent ones and those ignored while asleep included. */
   readonly roundStarts: RoundStartSeen[] = [];
   /** While true, round:start arrives (and is recorded) but is never answered, the connection staying open: a stalled tab. */
   asleep = false;
-  /** flock:error messages, refused or unanswered updates, undecodable weights. */
+  /** Every problem the loop saw: flock:error messages, refused or unanswered updates, undecodable weights. */
   readonly errors: string[] = [];
   /** Why the connection dropped, if it did (close() is not a drop). */
   disconnectReason: string | null = null;
-  private socket: ParticipantSocket | null = null;
-  /** Encoded once per model: every round sends the same bytes, so rounds cost no CPU here. */
-  private readonly encodedDeltas = new Map<ModelName, ArrayBuffer>();
-  private readonly numExamples: number;
+  /** The secret the coordinator gave at the first join: join() sends it again to come back as the same tab. */
+  private readonly tokens = memoryTokens();
+  private loop: Participant | null = null;
+  /** Made once per model: every round sends the same values, so rounds cost little CPU here. */
+  private readonly deltas = new Map<ModelName, Float32Array>();
 
-  constructor(private readonly options: HeadlessParticipantOptions) {
-    this.numExamples = options.numExamples ?? 1000;
+  constructor(private readonly options: HeadlessParticipantOptions) {}
+
+  get resumeToken(): string | null {
+    return this.tokens.token;
   }
 
   /** Connects, joins (with the room code if any) and reports ready. Rejects when the coordinator refuses. */
-  async join(): Promise<JoinReply> {
-    const socket: ParticipantSocket = connect(this.options.url, {
-      transports: ['websocket'],
-      forceNew: true, // one connection per participant, not one multiplexed for all
-      reconnection: false, // a drop is a drop: benches count them
+  join(): Promise<JoinReply> {
+    this.loop?.close(); // one connection at a time: an old round's update is never sent on the new one
+    const { url, roomCode } = this.options;
+    const receivedAt = new Map<string, number>();
+    const sentAt = new Map<string, number>();
+    const key = (r: { round: number; attempt: number }) => `${r.round}/${r.attempt}`;
+    return new Promise((resolve, reject) => {
+      let joined = false;
+      const refuse = (error: Error) => {
+        if (joined) return;
+        joined = true;
+        loop.close();
+        reject(error);
+      };
+      const loop = new Participant({
+        transport: new SocketTransport(url, { reconnect: false }), // a drop is a drop: benches count them
+        tokens: this.tokens,
+        clock: systemClock,
+        secureRng: createSecureRng,
+        roomCode,
+        host: { startTrainer: async ({ model }) => new SyntheticTrainer(this.numExamples, () => this.deltaOf(model), this.options.trainingMs ?? 0, () => this.asleep) },
+        events: {
+          joined: (reply) => {
+            this.clientId = reply.clientId;
+            this.model = reply.model;
+            if (!joined) {
+              joined = true;
+              resolve(reply);
+            }
+          },
+          joinFailed: (message) => refuse(new Error(`join refused: ${message}`)),
+          connectFailed: (message) => refuse(new Error(`cannot connect to ${url}: ${message}`)),
+          disconnected: (reason) => {
+            if (reason === 'io client disconnect') return; // we left (close(), or a refused join)
+            this.disconnectReason = reason;
+            this.options.onDisconnect?.(reason);
+          },
+          roundStart: (start) => {
+            const at = epochMs();
+            this.roundStarts.push({ round: start.round, attempt: start.attempt, receivedAt: at });
+            if (!receivedAt.has(key(start))) receivedAt.set(key(start), at);
+          },
+          uploading: (start) => sentAt.set(key(start), epochMs()),
+          answered: ({ round, attempt, ack }) => {
+            const report: RoundReport = { round, attempt, receivedAt: receivedAt.get(key({ round, attempt })) ?? NaN, sentAt: sentAt.get(key({ round, attempt })) ?? NaN, ackedAt: epochMs(), ack };
+            this.rounds.push(report);
+            this.options.onRound?.(report);
+          },
+          problem: (message) => this.errors.push(message),
+        },
+      });
+      this.loop = loop;
+      loop.start();
     });
-    this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', (error) => reject(new Error(`cannot connect to ${this.options.url}: ${error.message}`)));
-    });
-    socket.on('disconnect', (reason) => {
-      if (reason === 'io client disconnect') return; // we left (close(), or a refused join)
-      this.disconnectReason = reason;
-      this.options.onDisconnect?.(reason);
-    });
-    socket.on('flock:error', (message) => this.errors.push(message));
-    // The coordinator resends a round owed to a tab that came back (at its join and at its ready):
-    // like a browser tab, answer each round attempt once per connection.
-    const started = new Set<string>();
-    socket.on('round:start', (start) => {
-      this.roundStarts.push({ round: start.round, attempt: start.attempt, receivedAt: epochMs() });
-      const key = `${start.round}/${start.attempt}`;
-      if (this.asleep || started.has(key)) return;
-      started.add(key);
-      void this.answer(start, socket);
-    });
-
-    const request = { ...(this.options.roomCode ? { roomCode: this.options.roomCode } : {}), ...(this.resumeToken ? { resumeToken: this.resumeToken } : {}) };
-    const reply = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('participant:join', request);
-    if ('error' in reply) {
-      socket.disconnect();
-      throw new Error(`join refused: ${reply.error}`);
-    }
-    this.clientId = reply.clientId;
-    this.resumeToken = reply.resumeToken;
-    this.model = reply.model;
-    this.encodedDelta(reply.model);
-    socket.emit('participant:ready', { backend: 'cpu', backendReason: BACKEND_REASON, numExamples: this.numExamples });
-    return reply;
   }
 
   close(): void {
-    this.socket?.disconnect();
+    this.loop?.close();
+    this.loop = null;
   }
 
-  /** Answers on the connection the round came on: after close() and join(), an old round's update is not sent on the new one. */
-  private async answer(start: RoundStart, socket: ParticipantSocket): Promise<void> {
-    const receivedAt = epochMs();
-    const report = (sentAt: number, ack: UpdateAck) => {
-      const done: RoundReport = { round: start.round, attempt: start.attempt, receivedAt, sentAt, ackedAt: epochMs(), ack };
-      if (!ack.accepted) this.errors.push(`round ${start.round}: ${ack.error}`);
-      this.rounds.push(done);
-      this.options.onRound?.(done);
+  private get numExamples(): number {
+    return this.options.numExamples ?? 1000;
+  }
+
+  private deltaOf(model: ModelName): Float32Array {
+    let delta = this.deltas.get(model);
+    if (!delta) {
+      delta = this.options.deltaFor?.(model) ?? syntheticDelta(modelSpec(model).paramCount, this.options.seed ?? 1);
+      this.deltas.set(model, delta);
+    }
+    return delta;
+  }
+}
+
+/** Trains nothing: after `trainingMs` it returns its delta, clipped and noised as the round asks. */
+class SyntheticTrainer implements Trainer {
+  constructor(
+    private readonly numExamples: number,
+    private readonly delta: () => Float32Array,
+    private readonly trainingMs: number,
+    private readonly asleep: () => boolean,
+  ) {}
+
+  readiness(): TrainerReadiness {
+    return { backend: 'cpu', backendReason: BACKEND_REASON, numExamples: this.numExamples, heldOutExamples: 0, labelCounts: null, numTensors: null };
+  }
+
+  train(job: TrainingJob, onProgress: (progress: LocalProgress) => void): TrainingRun {
+    let settle!: (outcome: TrainedUpdate | 'cancelled') => void;
+    const result = new Promise<TrainedUpdate | 'cancelled'>((resolve) => (settle = resolve));
+    // Asleep: the round is never answered (until a newer one cancels it).
+    const timer = this.asleep()
+      ? null
+      : setTimeout(() => {
+          onProgress({ round: job.round, epoch: job.epochs, epochs: job.epochs, step: 1, stepsPerEpoch: 1, loss: 0.5 });
+          const delta = this.delta().slice();
+          const privatized = job.clipNorm > 0 ? privatizeLocally(delta, job.clipNorm, job.localNoiseMultiplier, createSecureRng()) : null;
+          settle({ delta, numExamples: this.numExamples, loss: 0.5, examplesPerSec: 0, privatized, numTensors: null });
+        }, this.trainingMs);
+    return {
+      result,
+      cancel: () => {
+        if (timer) clearTimeout(timer);
+        settle('cancelled');
+      },
     };
-    const fail = (error: string) => report(NaN, { accepted: false, error });
-    try {
-      decodeWeights(modelSpec(start.model), start.weights); // what a tab would load: validates the header, size and values
-    } catch (error) {
-      return fail(`global weights did not decode: ${(error as Error).message}`);
-    }
-    if (this.options.trainingMs) await new Promise((resolve) => setTimeout(resolve, this.options.trainingMs));
-    if (!socket.connected) return fail('disconnected before sending the update');
-    const sentAt = epochMs();
-    let ack: UpdateAck;
-    try {
-      ack = await socket
-        .timeout(ACK_TIMEOUT_MS)
-        .emitWithAck('participant:update', { round: start.round, numExamples: this.numExamples, loss: 0.5, delta: this.encodedDelta(start.model) });
-    } catch (error) {
-      return fail(`no acknowledgement for the update: ${(error as Error).message}`);
-    }
-    report(sentAt, ack);
   }
 
-  private encodedDelta(model: ModelName): ArrayBuffer {
-    let encoded = this.encodedDeltas.get(model);
-    if (!encoded) {
-      const spec = modelSpec(model);
-      encoded = encodeWeights(spec, this.options.deltaFor?.(model) ?? syntheticDelta(spec.paramCount, this.options.seed ?? 1));
-      this.encodedDeltas.set(model, encoded);
-    }
-    return encoded;
+  evaluate(): Promise<never> {
+    return Promise.reject(new Error('a headless participant holds out no examples'));
   }
+
+  dispose(): void {}
 }
 
 /** Uniform values in ±DELTA_SCALE from a tiny LCG: cheap, reproducible, different per seed. */

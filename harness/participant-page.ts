@@ -1,4 +1,5 @@
-// What e2e tests read from a participant tab: its window.flock test hook.
+// What e2e tests read from a participant tab: its window.flock test hook, and its training
+// worker's flockLastUpdate (the worker hosts the participant loop: the update never reaches the page).
 import type { Page } from 'playwright';
 
 export interface TabView {
@@ -34,4 +35,16 @@ export async function waitForTab(page: Page, what: string, predicate: string, ti
     const view = await tabView(page).catch(() => null);
     throw new Error(`tab never reached "${what}" (${predicate}): ${JSON.stringify(view)}`, { cause: error });
   }
+}
+
+/** The last update the tab computed (clipped, before any masking), read from its training worker. */
+export async function lastUpdate(page: Page): Promise<{ round: number; delta: Float32Array }> {
+  const worker = page.workers().find((w) => w.url().includes('trainer.worker'));
+  if (!worker) throw new Error(`${page.url()} has no training worker (workers: ${page.workers().map((w) => w.url()).join(', ') || 'none'})`);
+  const update = await worker.evaluate(() => {
+    const last = (self as unknown as { flockLastUpdate?: { round: number; delta: Float32Array } }).flockLastUpdate;
+    return last ? { round: last.round, delta: Array.from(last.delta) } : null;
+  });
+  if (!update) throw new Error(`${page.url()}: the tab has computed no update yet`);
+  return { round: update.round, delta: Float32Array.from(update.delta) };
 }

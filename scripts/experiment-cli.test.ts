@@ -44,6 +44,13 @@ test('any setting as --kebab-name, overriding the preset; booleans and choices p
   assert.equal(s.clipNorm, 2);
 });
 
+test('secure aggregation: the simulated clients mask their updates as tabs do (it needs a clip norm)', () => {
+  const s = run('--clients 3 --rounds 2 --secure-aggregation true --clip-norm 5').settings;
+  assert.equal(s.secureAggregation, true);
+  assert.equal(s.clipNorm, 5);
+  assert.throws(() => parse('--clients 3 --secure-aggregation true'), (e: Error) => e instanceof SettingsError && /secureAggregation needs clipNorm > 0/.test(e.message));
+});
+
 test('every mistake names its flag', () => {
   const refused: [string, RegExp][] = [
     ['--clinets 3', /Unknown option '--clinets'/],

@@ -28,7 +28,6 @@ const SETTING_FLAGS = new Map<string, SettingKey>(Object.keys(SettingsSchema.pro
 /** Settings a simulated experiment fixes itself, with what to do instead. */
 const REFUSED_SETTINGS: Partial<Record<SettingKey, string>> = {
   shards: 'each client holds its own shard: set --clients',
-  secureAggregation: 'the simulated clients do not run secure aggregation (try it with real tabs: npm start)',
   evalFraction: 'the simulated clients train on their whole shard and the coordinator evaluates on its test set',
   centralEvaluation: 'the simulated clients do no federated evaluation: the coordinator evaluates on its test set',
 };

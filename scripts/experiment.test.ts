@@ -35,6 +35,15 @@ test('3 clients, 2 rounds, IID: the last stdout line is the result, and the mode
   assert.equal(stderr.split('\n').filter((l) => /^round +\d+\/2 +accuracy/.test(l)).length, 2, stderr);
 });
 
+test('3 clients, 1 round, secure aggregation: the simulated clients mask their updates and the round aggregates all three', { timeout: 120_000 }, async () => {
+  const { code, stdout, stderr } = await experiment('--clients 3 --rounds 1 --local-epochs 1 --secure-aggregation true --clip-norm 5');
+  assert.equal(code, 0, stderr);
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+  assert.equal(result.settings.secureAggregation, true);
+  assert.deepEqual(result.participantsPerRound, [3]);
+  assert.ok(result.finalAccuracy >= 0.85, `final accuracy ${result.finalAccuracy}`);
+});
+
 test('an unknown flag, a bad value and settings that do not fit: one line naming the problem, exit code 2', async () => {
   const cases: [string, RegExp][] = [
     ['--clients 3 --colour blue', /--colour/],

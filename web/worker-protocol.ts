@@ -1,7 +1,10 @@
-// Typed messages between the participant page and its training Web Worker.
-// Weights cross as flat float32 ArrayBuffers (transferred, not copied).
+// Typed messages between the participant page and its training worker (trainer.worker.ts), which
+// hosts the participant loop: the coordinator's connection, the model and the examples all live
+// there, so weights and deltas never cross postMessage. The page keeps what only it has: the DOM,
+// sessionStorage (the resume token), localStorage (the measured backend), the room-code form.
 import type { ModelName } from '../shared/model-spec.ts';
-import type { LocalPrivatization } from '../shared/fl/local-dp.ts';
+import type { LocalProgress } from '../shared/participant/trainer.ts';
+import type { ParticipantState } from '../shared/participant/state.ts';
 import type { AttackMode, BackendName } from '../shared/protocol/records.ts';
 
 export interface ProbeResult {
@@ -20,75 +23,36 @@ export interface BackendChoice {
 
 export type ToWorker =
   | {
-      type: 'init';
-      model: ModelName;
+      type: 'start';
+      /** The coordinator (the page's origin). */
+      url: string;
+      /** From the join link's ?room=. */
+      roomCode: string | null;
+      /** From sessionStorage: this tab's identity, if it joined before. */
+      resumeToken: string | null;
+      /** From ?attack= (already checked): the mode of the first rounds. */
+      attack: AttackMode;
       /** From ?backend=…: use this one, no probing. */
       forcedBackend: BackendName | null;
-      /** A previous probe's choice for this device and model (from localStorage). */
-      cachedChoice: BackendChoice | null;
-      pixels: ArrayBuffer; // uint8, count × pixels per example
-      labels: ArrayBuffer; // uint8, count
-      /** Federated evaluation's held-out examples (shared/held-out.ts): evaluated on, never trained on. May be empty. */
-      heldOutPixels: ArrayBuffer;
-      heldOutLabels: ArrayBuffer;
+      /** Earlier probes' choices on this device (from localStorage), by model. */
+      cachedChoices: Partial<Record<ModelName, BackendChoice>>;
     }
-  | {
-      type: 'train';
-      /** Names this request in the answers; unique per page (a round number repeats after a coordinator restart). */
-      job: number;
-      round: number;
-      weights: ArrayBuffer; // float32, the global model
-      epochs: number;
-      batchSize: number;
-      learningRate: number;
-      /** FedProx's μ: (μ/2)·‖w − w_global‖² joins the local loss; 0: plain FedAvg. */
-      proximalMu: number;
-      /** 'none' for an honest tab; otherwise how this round's update is attacked (shared/fl/attacks.ts). */
-      attack: AttackMode;
-      /** > 0: clip the delta to this L2 norm before returning it (local DP, secure aggregation). */
-      clipNorm: number;
-      /** Local DP: then add N(0, (z · clipNorm)²) per value, from the secure random source. */
-      localNoiseMultiplier: number;
-    }
-  /** Federated evaluation: accuracy and loss of these global weights (round `round`'s model) on the held-out examples. */
-  | { type: 'evaluate'; job: number; round: number; weights: ArrayBuffer /* float32 */ }
-  /** Stop `job` at its next loss read-back, or skip it if it has not started (a newer round has begun). */
-  | { type: 'cancel'; job: number }
+  /** What the person typed into the room-code form the worker asked for. */
+  | { type: 'room-code'; code: string }
   /** Digits drawn on the page: joined to the local data, used from the next round on. */
   | { type: 'add-examples'; pixels: ArrayBuffer; labels: ArrayBuffer };
 
 export type FromWorker =
-  | { type: 'probe'; result: ProbeResult }
+  /** The loop's state and the backend probe's rows, after every change. */
+  | { type: 'state'; state: ParticipantState; probe: ProbeResult[] }
+  /** A loss read-back during training (the loss chart). */
+  | { type: 'progress'; progress: LocalProgress }
+  | { type: 'ask-room-code'; message: string }
+  /** The coordinator gave this tab its identity: the page keeps it in sessionStorage. */
+  | { type: 'resume-token'; token: string }
+  /** A backend measured (not forced) for a model: the page keeps it in localStorage. */
+  | { type: 'backend-chosen'; model: ModelName; choice: BackendChoice }
   | { type: 'examples-added'; numExamples: number }
-  | { type: 'ready'; choice: BackendChoice; numExamples: number; heldOutExamples: number; numTensors: number }
-  | { type: 'evaluated'; job: number; round: number; accuracy: number; loss: number; count: number }
-  | {
-      type: 'progress';
-      job: number;
-      round: number;
-      /** 1-based. */
-      epoch: number;
-      epochs: number;
-      /** Steps done in this epoch so far (1-based), out of stepsPerEpoch. */
-      step: number;
-      stepsPerEpoch: number;
-      /** Mean loss of the steps since the previous progress message. */
-      loss: number;
-    }
-  | {
-      type: 'trained';
-      job: number;
-      round: number;
-      delta: ArrayBuffer; // float32, local − global
-      numExamples: number;
-      /** Mean training loss (cross-entropy, without FedProx's term) of the last epoch. */
-      loss: number;
-      examplesPerSec: number;
-      /** What clipping and local noise did to the delta; null when the round asked for neither. */
-      privatized: LocalPrivatization | null;
-      /** tf.memory().numTensors after the round: must not grow from round to round. */
-      numTensors: number;
-    }
-  | { type: 'cancelled'; job: number }
-  /** `job` is null when the failure is not tied to a training job (init, a bad message). */
-  | { type: 'error'; job: number | null; message: string };
+  | { type: 'examples-refused'; message: string }
+  /** A round's result is out: the global model changed. */
+  | { type: 'round-done' };

@@ -3,7 +3,8 @@
 // starts one such thread per core and hears from it through the messages below.
 import { parentPort, workerData } from 'node:worker_threads';
 import { initNodeBackend } from '../../server/evaluator.ts';
-import { oneAtATime, SimulatedClient, type ClientRoundReport, type JoinedClient } from './simulated-client.ts';
+import { oneAtATime } from '../../shared/participant/trainer.ts';
+import { SimulatedClient, type ClientRoundReport, type JoinedClient } from './simulated-client.ts';
 
 export interface ClientWorkerData {
   url: string;

@@ -7,7 +7,7 @@
 import { Kind, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isBinary, isBinarySchema } from './binary.ts';
-import { MESSAGES, type InboundName, type MessageName, type Payload } from './messages.ts';
+import { MESSAGES, type AckReply, type InboundName, type MessageName, type Payload } from './messages.ts';
 
 /** Something a peer sent does not fit the protocol: the sender's fault, with a message that says what. */
 export class ProtocolError extends Error {
@@ -98,4 +98,12 @@ export function parseInbound<K extends InboundName>(name: K, raw: unknown): Payl
 export function parseOutbound<K extends MessageName>(name: K, raw: unknown): Payload<K> {
   check(MESSAGES[name].what, MESSAGES[name].payload, raw);
   return raw as Payload<K>;
+}
+
+/** The coordinator's acknowledgement of a message a tab sent (a join reply, an update's ack), checked against its schema. */
+export function parseReply<K extends InboundName>(name: K, raw: unknown): AckReply<K> {
+  const ack = MESSAGES[name].ack;
+  if (!ack) throw new Error(`${name} has no acknowledgement in the protocol table`);
+  check(`answer to the ${MESSAGES[name].what}`, ack.reply, raw);
+  return raw as AckReply<K>;
 }

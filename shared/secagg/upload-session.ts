@@ -1,6 +1,7 @@
-// A tab's side of one attempt of secure aggregation, over any transport: the page and the Node
-// tests run the same steps. Messages may arrive in any order relative to local training (the
-// roster usually comes while the tab is still training); each step waits for the one before.
+// A tab's side of one attempt of secure aggregation, over any transport: the participant loop
+// (shared/participant/round-runner.ts) and the Node tests run the same steps. Messages may arrive
+// in any order relative to local training (the roster usually comes while the tab is still
+// training); each step waits for the one before.
 import type { UpdateAck } from '../protocol/messages.ts';
 import type { Rng } from '../fl/rng.ts';
 import { SecAggParticipant } from './participant.ts';
@@ -79,9 +80,10 @@ export class SecureUploadSession {
 
   /**
    * Step 3, once training is done: `clippedDelta` (already clipped to the round's C) is weighted,
-   * noised if asked (distributed DP), encoded, masked and sent. Waits for step 2 if needed.
+   * noised if asked (distributed DP), encoded, masked and sent, with `loss` only where the tab
+   * shares its statistics (undefined: it does not). Waits for step 2 if needed.
    */
-  async submit(clippedDelta: Float32Array, withinClipNorm: boolean, loss: number, rng: Rng): Promise<UpdateAck> {
+  async submit(clippedDelta: Float32Array, withinClipNorm: boolean, loss: number | undefined, rng: Rng): Promise<UpdateAck> {
     const encoding = await this.forwarded;
     const plain = encodeSecureInput(clippedDelta, encoding, withinClipNorm, rng);
     const masked = await this.participant.maskInput(plain);

@@ -162,9 +162,10 @@ export function maskedFromWire(wire: MaskedInputWire, length: number): Uint32Arr
   return out;
 }
 
-export function maskedToWire(round: number, attempt: number, loss: number, masked: Uint32Array): MaskedInputWire {
+/** `loss` undefined: the tab keeps its training loss to itself (it shares no statistics). */
+export function maskedToWire(round: number, attempt: number, loss: number | undefined, masked: Uint32Array): MaskedInputWire {
   const bytes = new Uint8Array(4 * masked.length);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < masked.length; i++) view.setUint32(4 * i, masked[i], true);
-  return { round, attempt, loss, masked: bytes };
+  return loss === undefined ? { round, attempt, masked: bytes } : { round, attempt, loss, masked: bytes };
 }

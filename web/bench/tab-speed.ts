@@ -1,10 +1,10 @@
 // Issue 5, "in the tab": local training through Flock's worker should run within 10% of a
 // plain model.fit on the same data, backend and batch size in the same browser. This page
 // measures both in one tab, taking turns (at once, they would time each other):
-//   - Flock's path: a TrainerClient (the participant page's worker) trains rounds from the
-//     same global weights, timed twice: by the worker's own report (its training loop) and by
-//     this page's clock around train() (adding the weights' transfer in, the delta's read-back
-//     and transfer out).
+//   - Flock's path: its trainer (participant/tfjs-trainer.ts, what the participant worker trains
+//     with) in a worker (tab-speed.worker.ts) trains rounds from the same global weights, timed
+//     twice: by the trainer's own report (its training loop) and by this page's clock around a
+//     round (adding the weights' transfer in and the delta's read-back).
 //   - model.fit on this page's main thread: same backend, model, batch size, learning rate and
 //     examples; also with yieldEvery 'never', in case waiting for frames handicaps it.
 // Each is warmed up once (shaders, JIT), then they alternate `reps` times; medians are reported.
@@ -17,7 +17,7 @@ import { MODEL_NAMES, type ModelName } from '../../shared/model-spec.ts';
 import { buildModel, readFlatWeights } from '../../shared/models.ts';
 import { BACKENDS, type BackendName } from '../../shared/protocol/records.ts';
 import { disposeExamples, toExampleTensors } from '../local-training.ts';
-import { TrainerClient } from '../participant/trainer-client.ts';
+import type { FromBenchWorker, ToBenchWorker } from './tab-speed.worker.ts';
 import { activateBackend, tf } from '../tfjs-backends.ts';
 
 export interface TabSpeedParams {
@@ -46,9 +46,9 @@ export interface TabSpeed {
   reps: number;
   /** Full batches × batch size: what either path trains per epoch. */
   examplesPerEpoch: number;
-  /** The worker's own 'trained' reports (its fit loop: shuffle, steps, loss read-backs); median of the timed rounds, as every figure here. */
+  /** The trainer's own reports (its fit loop: shuffle, steps, loss read-backs); median of the timed rounds, as every figure here. */
   flockExamplesPerSec: number;
-  /** A round as this page sees it: train() called → 'trained' received. */
+  /** A round as this page sees it: 'train' posted → 'trained' received. */
   flockWallExamplesPerSec: number;
   /** model.fit(x, y, {batchSize, epochs, shuffle: true}), defaults otherwise (yieldEvery 'auto'). */
   plainExamplesPerSec: number;
@@ -58,7 +58,7 @@ export interface TabSpeed {
   ratio: number;
   /** flockWallExamplesPerSec / plainExamplesPerSec. */
   wallRatio: number;
-  /** 'progress' messages the worker sent per round (one per loss read-back). */
+  /** Loss read-backs per round. */
   progressMessages: number;
   /** What the worker's backend probe measured at init: trainStep alone, on 128 examples. */
   probeExamplesPerSec: number;
@@ -136,35 +136,41 @@ async function freshGlobalWeights(model: ModelName): Promise<Float32Array> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
-/** Flock's worker, initialised on the forced backend and warmed up by one untimed round. */
+/** Flock's trainer in a worker, initialised on the forced backend and warmed up by one untimed round. */
 async function startFlock(params: TabSpeedParams, examples: Examples, global: Float32Array, examplesPerEpoch: number) {
-  let progressMessages = 0;
-  let probeExamplesPerSec = NaN;
-  const trainer = new TrainerClient(params.model, {
-    onProbe: (result) => (probeExamplesPerSec = result.examplesPerSec ?? NaN),
-    onProgress: () => progressMessages++,
-  });
+  const worker = new Worker(new URL('./tab-speed.worker.ts', import.meta.url), { type: 'module' });
+  /** Posts one message and waits for the worker's answer (it answers one at a time, in order). */
+  const ask = (message: ToBenchWorker, transfer: Transferable[]) =>
+    new Promise<Exclude<FromBenchWorker, { type: 'error' }>>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<FromBenchWorker>) => (event.data.type === 'error' ? reject(new Error(event.data.message)) : resolve(event.data));
+      worker.onerror = (event) => reject(new Error(`the bench worker crashed: ${event.message}`));
+      worker.postMessage(message, transfer);
+    });
   let round = 0;
   const timedRound = async () => {
     round++;
-    progressMessages = 0;
+    const weights = global.slice().buffer;
     const startedAt = performance.now();
-    const trained = await trainer.train({ round, weights: global, epochs: params.epochs, batchSize: params.batch, learningRate: params.learningRate }).result;
+    const trained = await ask({ type: 'train', round, weights, epochs: params.epochs, batchSize: params.batch, learningRate: params.learningRate }, [weights]);
     const wallSeconds = (performance.now() - startedAt) / 1000;
-    if (trained === 'cancelled') throw new Error(`round ${round} was cancelled`);
+    if (trained.type !== 'trained') throw new Error(`the bench worker answered ${trained.type} to a round`);
     if (trained.numExamples !== params.n) throw new Error(`the worker trained on ${trained.numExamples} examples, ${params.n} sent`);
-    return { reported: trained.examplesPerSec, wall: (params.epochs * examplesPerEpoch) / wallSeconds, progressMessages };
+    return { reported: trained.examplesPerSec, wall: (params.epochs * examplesPerEpoch) / wallSeconds, progressMessages: trained.progressMessages };
   };
+  let probeExamplesPerSec = NaN;
   try {
     say(`Flock's worker: probing ${params.backend}…`);
-    await trainer.init({ forcedBackend: params.backend, cachedChoice: null, pixels: examples.pixels, labels: examples.labels });
+    const pixels = examples.pixels.slice().buffer;
+    const labels = examples.labels.slice().buffer;
+    const ready = await ask({ type: 'init', model: params.model, backend: params.backend, pixels, labels }, [pixels, labels]);
+    if (ready.type === 'ready') probeExamplesPerSec = ready.probeExamplesPerSec;
     say("Flock's worker: warm-up round…");
     await timedRound();
   } catch (error) {
-    trainer.terminate();
+    worker.terminate();
     throw error;
   }
-  return { timedRound, probeExamplesPerSec: () => probeExamplesPerSec, stop: () => trainer.terminate() };
+  return { timedRound, probeExamplesPerSec: () => probeExamplesPerSec, stop: () => worker.terminate() };
 }
 
 /** model.fit on this page's thread, compiled and warmed up by one untimed fit. */

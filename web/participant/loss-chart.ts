@@ -2,11 +2,10 @@
 // on a round axis (round 3 halfway through its epochs sits at 3.5), with a gap
 // between rounds so each round's curve starts fresh from the new global model.
 import { Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import type { FromWorker } from '../worker-protocol.ts';
+import type { LocalProgress } from '../../shared/participant/trainer.ts';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
 
-type Progress = Extract<FromWorker, { type: 'progress' }>;
 type Point = { x: number; y: number | null };
 
 export class LossChart {
@@ -32,7 +31,7 @@ export class LossChart {
     });
   }
 
-  add(progress: Progress): void {
+  add(progress: LocalProgress): void {
     const data = this.chart.data.datasets[0].data;
     const stepsPerRound = progress.epochs * progress.stepsPerEpoch;
     const x = progress.round + ((progress.epoch - 1) * progress.stepsPerEpoch + progress.step) / stepsPerRound;
