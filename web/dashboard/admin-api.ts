@@ -1,5 +1,6 @@
 // What only the admin may do: start, stop and reset a run (POST /api/run/…), change
-// settings (PUT /api/settings) and switch a tab's attack simulation (PUT /api/clients/…/attack).
+// settings (PUT /api/settings), switch a tab's attack simulation (PUT /api/clients/…/attack)
+// and make the privacy ledger forget (POST /api/privacy/ledger/reset).
 // All go over HTTP with `Authorization: Bearer <token>`, so each gets a status code and,
 // on refusal, the coordinator's reason to show.
 import type { AttackMode } from '../../shared/protocol/records.ts';
@@ -65,6 +66,11 @@ export async function sendRunCommand(command: RunCommand, token: string | null):
 /** Sends the changed settings; resolves with the coordinator's full settings after the change. */
 export async function putSettings(changes: Partial<Settings>, token: string | null): Promise<Settings> {
   return (await adminRequest('saving settings', 'PUT', '/api/settings', token, changes)) as Settings;
+}
+
+/** Makes the population's privacy ledger forget what was spent: its own explicit confirmation, beside the admin token. */
+export async function resetPrivacyLedger(token: string | null): Promise<void> {
+  await adminRequest('resetting the privacy ledger', 'POST', '/api/privacy/ledger/reset', token, { forget: 'what the tabs have spent' });
 }
 
 /** Makes one tab an attacker (or honest again); the tab applies it from its next round. */

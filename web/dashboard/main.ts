@@ -8,7 +8,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { AttackMode, RoundMetrics, RunState } from '../../shared/protocol/records.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/protocol/messages.ts';
 import { createTryIt } from '../digit-pad/try-it.ts';
-import { AdminRequestError, putClientAttack, sendRunCommand, type RunCommand } from './admin-api.ts';
+import { AdminRequestError, putClientAttack, resetPrivacyLedger, sendRunCommand, type RunCommand } from './admin-api.ts';
 import { saveAdminToken, takeAdminToken } from './admin-token.ts';
 import { attackerSummary, createClientsTable } from './clients-table.ts';
 import { formatCount, formatPercent, formatStat } from '../format.ts';
@@ -89,6 +89,8 @@ const view = {
   modelSnippet: byId('model-snippet'),
   privacyMode: byId('privacy-mode'),
   privacy: byId<HTMLDListElement>('privacy'),
+  privacyWarning: byId('privacy-warning'),
+  resetLedger: byId<HTMLButtonElement>('reset-ledger'),
   epsilonCard: byId('epsilon-card'),
   clipCard: byId('clip-card'),
   runsComparedCard: byId('runs-compared-card'),
@@ -266,10 +268,14 @@ function render(state: RunState): void {
   }
 
   settingsForm.show(state.settings);
-  const privacy = describePrivacy(state.settings, state.history, state.privacyBudget);
+  const privacy = describePrivacy(state);
   view.privacyMode.textContent = privacy.mode;
   view.privacyMode.dataset.mode = privacy.mode;
   fillList(view.privacy, privacy.rows);
+  view.privacyWarning.textContent = privacy.warning ?? '';
+  view.privacyWarning.hidden = privacy.warning === null;
+  view.resetLedger.hidden = adminToken === null || (state.privacyBudget === null && state.privacyLedger.worstTab === null);
+  view.resetLedger.disabled = commandInFlight || !hook.connected || describeRun(state, serverNow()).running;
   const plotted = privacyCharts.show(state.settings, state.history, state.privacyBudget);
   hook.charts = plotted;
   view.epsilonCard.hidden = !plotted.epsilonShown;
@@ -334,6 +340,21 @@ async function setClientAttack(clientId: string, mode: AttackMode): Promise<void
 
 view.start.addEventListener('click', () => void runCommand('start'));
 view.stop.addEventListener('click', () => void runCommand('stop'));
+view.resetLedger.addEventListener('click', () => {
+  const question =
+    'Forget the privacy this room\'s tabs have spent?\n\nThe ε shown from then on leaves out everything spent before; ' +
+    'the tabs that took part are not protected by it. The reset is logged and kept in the ledger.';
+  if (!confirm(question)) return;
+  commandInFlight = true;
+  resetPrivacyLedger(adminToken)
+    .then(() => showError(null))
+    .catch((error: unknown) => (error instanceof AdminRequestError && error.needsToken ? askForToken(error) : showError((error as Error).message)))
+    .finally(() => {
+      commandInFlight = false;
+      if (hook.state) render(hook.state);
+    });
+});
+
 view.reset.addEventListener('click', () => {
   if (confirm('Reset the run? The global model starts again from fresh weights and the rounds so far are cleared.')) {
     void runCommand('reset');

@@ -1,7 +1,8 @@
-// The privacy card: which protection is in force (from the settings) and what the run has
-// spent so far (from its privacy budget and the last round's metrics). The numbers are the
-// coordinator's own, never recomputed here: the ε shown is the one its accountant charged.
-import type { PrivacyBudget, RoundMetrics, RoundSecureAggregation } from '../../shared/protocol/records.ts';
+// The privacy card: which protection is in force (from the settings) and what the room's tabs have
+// spent so far (from the population's budget, over every run, and the last round's metrics). The
+// numbers are the coordinator's own, never recomputed here: the ε shown is the one its accountant
+// charged. Under central DP it also says that who took part is shown to the admin only.
+import type { PrivacyBudget, RoundMetrics, RoundSecureAggregation, RunState } from '../../shared/protocol/records.ts';
 import type { Settings } from '../../shared/settings.ts';
 import { formatPercent, formatStat } from '../format.ts';
 
@@ -16,7 +17,12 @@ export interface PrivacyRow {
 export interface PrivacyView {
   mode: PrivacyMode;
   rows: PrivacyRow[];
+  /** Said before Start when DP cannot work at the room's size; null otherwise. */
+  warning: string | null;
 }
+
+/** What of the run state the card reads. */
+export type PrivacyInput = Pick<RunState, 'settings' | 'history' | 'privacyBudget' | 'privacyLedger' | 'privacyWarning' | 'participationHidden'>;
 
 /** Central DP: the coordinator noises the sum. Local DP: each tab noises its own update. Both need a clip norm. */
 export function centralDpOn(settings: Settings): boolean {
@@ -100,7 +106,8 @@ function clipNormRow(settings: Settings, budget: PrivacyBudget | null, last: Rou
   };
 }
 
-export function describePrivacy(settings: Settings, history: readonly RoundMetrics[], budget: PrivacyBudget | null): PrivacyView {
+export function describePrivacy(state: PrivacyInput): PrivacyView {
+  const { settings, history, privacyBudget: budget, privacyLedger: ledger } = state;
   const mode = privacyMode(settings);
   const last = history.length > 0 ? history[history.length - 1] : null;
   const central = runPrivacy(history, budget);
@@ -123,9 +130,9 @@ export function describePrivacy(settings: Settings, history: readonly RoundMetri
     const spent = central === null ? '—' : formatStat(central.epsilon);
     rows.push(
       {
-        label: 'ε spent',
+        label: 'ε spent (all runs)',
         value: target === null ? spent : `${spent} of ${formatStat(target)}`,
-        title: target === null ? 'privacy loss ε the run has spent (no budget set)' : 'privacy loss ε the run has spent, of its budget (target ε)',
+        title: `privacy loss ε this room's tabs have spent over every run and restart (one ledger per room)${target === null ? ', no budget set' : ', of the budget (target ε)'}`,
       },
       { label: 'δ', value: formatStat(central?.delta ?? settings.dpDelta), title: 'δ of the (ε, δ) guarantee' },
       {
@@ -133,8 +140,21 @@ export function describePrivacy(settings: Settings, history: readonly RoundMetri
         value: formatStat(central?.samplingRate ?? settings.samplingRate),
         title: 'probability each tab of the population has of taking part in a round',
       },
-      { label: 'rounds spent', value: central === null ? '—' : String(central.roundsSpent), title: 'rounds charged to the budget' },
+      { label: 'rounds spent', value: central === null ? '—' : String(central.roundsSpent), title: 'rounds charged to the ledger, over every run' },
+      {
+        label: 'who took part',
+        value: state.participationHidden ? 'shown to the admin only' : 'admin view',
+        title: 'the ε assumes nobody learns who was sampled in a round: only the admin sees per-tab participation (docs/privacy.md)',
+      },
     );
+  }
+  const lastReset = ledger.resets.at(-1);
+  if (lastReset) {
+    rows.push({
+      label: 'ledger reset',
+      value: `${ledger.resets.length}× (last forgot ${lastReset.rounds} rounds, ${lastReset.uploads} noised updates)`,
+      title: 'the admin made the ledger forget what was spent: the ε shown leaves out what the tabs spent before',
+    });
   }
   if (settings.adaptiveClipping) {
     const fraction = last?.unclippedFraction ?? null;
@@ -160,10 +180,10 @@ export function describePrivacy(settings: Settings, history: readonly RoundMetri
       },
       {
         label: 'ε per tab',
-        value: local === null ? '—' : `${formatStat(local.epsilonPerTab)} (δ ${formatStat(local.delta)})`,
-        title: '(ε, δ) of one tab that took part in every round so far (replace-one adjacency: sensitivity 2C)',
+        value: ledger.worstTab === null ? '—' : `${formatStat(ledger.worstTab.epsilon)} after ${ledger.worstTab.uploads} updates (δ ${formatStat(settings.dpDelta)})`,
+        title: '(ε, δ) of the tab that has sent the most noised updates over every run, retried rounds included (replace-one adjacency: sensitivity 2C)',
       },
     );
   }
-  return { mode, rows };
+  return { mode, rows, warning: state.privacyWarning };
 }
