@@ -3,7 +3,8 @@
 // resume token, given only to the tab at its first join, that it sends again to reconnect as
 // itself and keep its shard. Knowing a public id gives no power over a tab. The room stores a
 // hash of each token, so neither a leaked checkpoint nor the state API can hand one out.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { resumeTokenHash } from '../shared/resume-token.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { ATTACK_MODES, literals, MAX_EXAMPLES_PER_TAB, type AttackMode, type BackendName } from '../shared/protocol/records.ts';
 import type { ReadyReport } from '../shared/protocol/messages.ts';
@@ -75,7 +76,6 @@ export interface Split {
 /** settings.shards 0 (auto): shards of the split before the run's first round deals one per tab. */
 const AUTO_SHARDS_BEFORE_DEAL = 8;
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
 const newToken = () => randomBytes(24).toString('base64url');
 const randomPublicId = () => randomBytes(6).toString('hex');
 
@@ -100,7 +100,7 @@ export class Room {
   join(connectionId: string, resumeToken: string | undefined, settings: Pick<PartitionSettings, 'shards'>): JoinResult {
     const shards = this.shardCount(settings);
     const previous = this.byConnection.get(connectionId);
-    const known = resumeToken ? this.byTokenHash.get(hashToken(resumeToken)) : undefined;
+    const known = resumeToken ? this.byTokenHash.get(resumeTokenHash(resumeToken)) : undefined;
     let leftClient: string | null = null;
     if (previous && previous !== known) {
       this.leave(previous);
@@ -129,7 +129,7 @@ export class Room {
       bytesSent: 0,
       bytesReceived: 0,
     };
-    this.remember(record, hashToken(token));
+    this.remember(record, resumeTokenHash(token));
     this.attach(record, connectionId);
     return { client: record, resumeToken: token, replacedConnection: null, leftClient };
   }
@@ -159,6 +159,16 @@ export class Room {
     this.dealt = ready.length;
     this.deals++;
     for (const client of this.clients.values()) client.shard %= this.dealt;
+  }
+
+  /** Whether a tab with this token hash has joined (and may come back): what a handshake's URL carries. */
+  knowsTokenHash(tokenHash: string): boolean {
+    return this.byTokenHash.has(tokenHash);
+  }
+
+  /** Whether this is a known tab's resume token. */
+  knowsToken(resumeToken: string): boolean {
+    return this.byTokenHash.has(resumeTokenHash(resumeToken));
   }
 
   get(clientId: string): ClientRecord | undefined {

@@ -9,6 +9,7 @@ import { parseInbound, ProtocolError } from '../../shared/protocol/parse.ts';
 import { isBinarySchema } from '../../shared/protocol/binary.ts';
 import { decodeWeights, encodedByteLength, WireError } from '../../shared/wire.ts';
 import { SECURE_INPUT_EXTRA_VALUES } from '../../shared/secagg/messages.ts';
+import { TOKEN_HASH_PARAM } from '../../shared/resume-token.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { INTERNAL_ERROR_MESSAGE, isClientFault } from '../client-fault.ts';
 import { AccessError, isAdminToken } from '../access.ts';
@@ -75,16 +76,23 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
   const connectionsByAddress = new Map<string, number>();
   const joinsByAddress = new KeyedRateLimit(limits.joinsPerMinute / 60, limits.joinsPerMinute);
 
+  const knownTab = (url: string | undefined) => {
+    const hash = new URL(url ?? '/', 'http://handshake').searchParams.get(TOKEN_HASH_PARAM);
+    return hash !== null && coordinator.room.knowsTokenHash(hash);
+  };
+
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(app.server, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     parser: boundedParser,
     // A 4 MB upload on a slow link holds the tab's pong back: tolerate it.
     pingTimeout: 30_000,
-    // Refused at the handshake, before any socket state exists.
+    // Refused at the handshake, before any socket state exists. A tab that joined before shows the
+    // hash of its resume token in the handshake's URL: it is let through its address's cap, so a
+    // stranger on the same address cannot lock it out (the hash lets nobody join as the tab).
     allowRequest: (request, answer) => {
       const address = request.socket.remoteAddress ?? 'unknown';
       if (io.engine.clientsCount >= limits.maxConnections) return answer(`the coordinator is full (${limits.maxConnections} connections)`, false);
-      if ((connectionsByAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress) {
+      if ((connectionsByAddress.get(address) ?? 0) >= limits.maxConnectionsPerAddress && !knownTab(request.url)) {
         return answer(`too many connections from ${address} (limit ${limits.maxConnectionsPerAddress}); close some tabs`, false);
       }
       answer(null, true);
@@ -183,7 +191,9 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
     // One handler per inbound row of the protocol table; parseInbound has checked the payload.
     const handlers: { [K in InboundName]: (payload: Payload<K>, reply: (answer: AckReply<K>) => void) => void } = {
       'participant:join': (request, reply) => {
-        if (!joinsByAddress.take(address, Date.now())) throw new RateLimitError(`too many joins from ${address}: at most ${limits.joinsPerMinute} per minute`);
+        // A known tab's token is the proof it is no stranger: its rejoin is not counted against its address.
+        const known = request.resumeToken !== undefined && coordinator.room.knowsToken(request.resumeToken);
+        if (!known && !joinsByAddress.take(address, Date.now())) throw new RateLimitError(`too many joins from ${address}: at most ${limits.joinsPerMinute} per minute`);
         reply(coordinator.join(socket.id, request));
       },
       'participant:ready': (report) => coordinator.ready(socket.id, report),

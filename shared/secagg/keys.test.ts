@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { p256 } from '@noble/curves/nist.js';
-import { base64UrlToBytes, bytesToBase64Url } from './base64url.ts';
+import { base64UrlToBytes, bytesToBase64Url } from '../base64url.ts';
 import { exportPrivateScalar, generateKeyPair, importPrivateScalar, pairwiseMaskKey, selfMaskKey, shareEncryptionKey, sharesAdditionalData } from './keys.ts';
 import { maskStream } from './masks.ts';
 import { webCrypto } from './web-crypto.ts';

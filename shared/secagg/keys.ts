@@ -8,7 +8,7 @@
 // attempt, or moved to another pair, meets a different key and fails AES-GCM's authentication.
 // A pair's ids go in sorted order, so both ends derive the same key.
 import { asciiToBytes } from '@noble/curves/utils.js';
-import { base64UrlToBytes, bytesToBase64Url } from './base64url.ts';
+import { base64UrlToBytes, bytesToBase64Url } from '../base64url.ts';
 import { PUBLIC_KEY_BYTES } from './messages.ts';
 import { webCrypto, type WebCryptoKey } from './web-crypto.ts';
 import type { SecAggAttempt } from './secagg-error.ts';

@@ -7,6 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { ResumeTokenStore } from '../../shared/participant/connection.ts';
 import type { AckedName, Clock, ParticipantTransport, TransportListener } from '../../shared/participant/transport.ts';
 import type { InboundName, Payload } from '../../shared/protocol/messages.ts';
+import { resumeTokenHash, TOKEN_HASH_PARAM } from '../../shared/resume-token.ts';
 
 /** Socket.IO's emitter, untyped: the transport's own methods are typed by the protocol table. */
 interface Emitter {
@@ -22,6 +23,7 @@ export interface SocketTransportOptions {
 export class SocketTransport implements ParticipantTransport {
   readonly reconnects: boolean;
   private socket: Socket | null = null;
+  private auth: () => Record<string, string> = () => ({});
 
   constructor(
     private readonly url: string,
@@ -45,8 +47,11 @@ export class SocketTransport implements ParticipantTransport {
       reconnectionDelay: 500,
       reconnectionDelayMax: 2000,
       auth: (answer) => answer(auth()),
+      query: tokenHashQuery(auth()),
     });
     this.socket = socket;
+    this.auth = auth;
+    socket.io.on('reconnect_attempt', () => this.showTokenHash());
     socket.on('connect', () => listener.connected());
     socket.on('disconnect', (reason) => listener.disconnected(reason));
     socket.on('connect_error', (error) => listener.connectFailed(error.message, socket.active));
@@ -55,7 +60,16 @@ export class SocketTransport implements ParticipantTransport {
   }
 
   reconnect(): void {
+    this.showTokenHash();
     this.socket?.connect();
+  }
+
+  /**
+   * The token's hash in the handshake's URL, at every (re)connection: a known tab gets through its
+   * address's connection cap (the hash lets nobody join as it; the token, in auth and the join, does).
+   */
+  private showTokenHash(): void {
+    if (this.socket) this.socket.io.opts.query = tokenHashQuery(this.auth());
   }
 
   close(): void {
@@ -76,6 +90,9 @@ export class SocketTransport implements ParticipantTransport {
     return this.socket;
   }
 }
+
+const tokenHashQuery = ({ resumeToken }: Record<string, string>): Record<string, string> =>
+  resumeToken ? { [TOKEN_HASH_PARAM]: resumeTokenHash(resumeToken) } : {};
 
 export const systemClock: Clock = {
   now: () => performance.now(),

@@ -1,6 +1,7 @@
-// Base64url without padding (RFC 4648 §5), the encoding of a JSON Web Key's coordinates and
-// private scalar: WebCrypto hands the private scalar of an ECDH key out only as JWK `d`, and
-// takes a recovered one back only that way. atob/btoa are DOM and Node globals, not ES2022.
+// Base64url without padding (RFC 4648 §5): the encoding of a JSON Web Key's coordinates and
+// private scalar (WebCrypto hands the private scalar of an ECDH key out only as JWK `d`, and takes
+// a recovered one back only that way), and of a resume token's hash. atob/btoa are DOM and Node
+// globals, not ES2022.
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const VALUE_OF = new Map([...ALPHABET].map((c, i) => [c, i]));
