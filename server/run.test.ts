@@ -641,3 +641,12 @@ test('a checkpointed fedadam run resumes with the same m and v: round 3 ends bit
   await checkpoints.save(saved);
   assert.ok(!sameBits(await resumeAndRunRound3(copy), afterRound3), 'a resume that lost m and v would give another model');
 });
+
+test('before Start the state warns when DP cannot work at the room\'s size, and stops warning once the run is on', () => {
+  const t = setup({ clipNorm: 1, noiseMultiplier: 1.1, minClientsToStart: 3 });
+  for (const id of ['a', 'b', 'c']) t.addTab(id);
+  assert.match(t.coordinator.runState().privacyWarning ?? '', /with 3 tabs .* the model will stay near chance/);
+  t.coordinator.start();
+  assert.equal(t.coordinator.runState().privacyWarning, null);
+  assert.equal(setup().coordinator.runState().privacyWarning, null, 'without DP: nothing to say');
+});

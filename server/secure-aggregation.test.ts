@@ -166,3 +166,39 @@ test('secure aggregation: a tab that masks an unclipped update is caught in the 
   assert.deepEqual(t.coordinator.global, before, 'the model is bit-identical');
   assert.equal(t.evaluator.evaluated.length, 0);
 });
+
+test('secure aggregation under DP: a sum out of bounds releases noise only, charged, and the round is never redrawn', async () => {
+  const t = setup({ minClientsToStart: 3, secAggThreshold: 0.6, noiseMultiplier: 1.1, rounds: 1 });
+  for (const id of ['a', 'b', 'c']) t.addTab(id, 100);
+  t.coordinator.start();
+  await until('the inputs step', () => t.step() === 'inputs');
+  const huge = deltaOf(3).map((v) => v * 125); // norm 100 against C = 1
+  await t.sessions.get('a')!.submit(deltaOf(1), true, 0.5, createRng(1));
+  await t.sessions.get('b')!.submit(deltaOf(2), true, 0.5, createRng(2));
+  await t.sessions.get('c')!.submit(huge, true, 0.5, createRng(3));
+  await until('the round to be evaluated', () => t.evaluator.evaluated.length === 1);
+  assert.equal(t.starts.length, 1, 'no second attempt: its sum would be a second, uncharged look at the same model');
+  assert.ok(t.logs.some((l) => /unmasked sum is out of bounds .*: the round releases noise only/.test(l)), t.logs.join('\n'));
+  assert.equal(t.done[0].privacy?.roundsSpent, 1, 'charged once');
+  // Noise only: the model moved by N(0, (z·C)²)/W per value, not by anyone's update.
+  const global = t.evaluator.evaluated[0];
+  let squares = 0;
+  for (const v of global) squares += v * v;
+  assert.ok(Math.abs(Math.sqrt(squares / P) / (1.1 / 3) - 1) < 0.02);
+});
+
+test('distributed DP with adaptive clipping: each tab noises its clip bit too (σ_b/√t), so the coordinator never learns the exact count', async () => {
+  const t = setup({ minClientsToStart: 3, secAggThreshold: 0.6, noiseMultiplier: 1.1, clipCountNoise: 1, adaptiveClipping: true, distributedNoise: true, rounds: 1 });
+  const told: number[] = [];
+  t.coordinator.on('secureForward', (_connection, wire) => told.push(wire.encoding.bitNoiseStd));
+  for (const id of ['a', 'b', 'c']) t.addTab(id, 100);
+  t.coordinator.start();
+  await until('the inputs step', () => t.step() === 'inputs');
+  await Promise.all(['a', 'b', 'c'].map((id, k) => t.sessions.get(id)!.submit(deltaOf(k + 1), true, 0.5, createRng(20 + k))));
+  await until('the round to be evaluated', () => t.evaluator.evaluated.length === 1);
+  assert.deepEqual(told, [1 / Math.SQRT2, 1 / Math.SQRT2, 1 / Math.SQRT2], 't = 2: each adds σ_b/√2, any two add σ_b');
+  // Three tabs within C: a noise-free centred sum would be exactly 1.5, so the fraction exactly 1.5/3 + ½ = 1.
+  const fraction = t.done[0].unclippedFraction!;
+  assert.notEqual(fraction, 1, 'the count arrived noised');
+  assert.ok(Math.abs(fraction - 1) < 10 / 3, `within ten σ_b of it: ${fraction}`);
+});

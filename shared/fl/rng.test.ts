@@ -90,3 +90,24 @@ test('shuffleInPlace permutes without losing or repeating items', () => {
   assert.notDeepEqual(items, Array.from({ length: 100 }, (_, i) => i));
   assert.deepEqual([...items].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
 });
+
+test('53-bit uniforms (the secure source) reach where 32-bit ones stop: the Gaussian tails of DP noise are not cut at 6.66σ', async () => {
+  const { rngFromBits } = await import('./rng.ts');
+  const { standardNormal } = await import('./ziggurat.ts');
+  // The smallest uniforms each can give: 2⁻³² from one word, 2⁻⁵³ from two.
+  const smallest32 = rngFromBits(() => 1);
+  const smallest53 = rngFromBits(() => (calls++ % 2 === 0 ? 0 : 2048), 53);
+  let calls = 0;
+  assert.equal(smallest32.next(), 2 ** -32);
+  assert.equal(smallest53.next(), 2 ** -53);
+  // Box–Muller's radius √(−2 ln u) at the smallest u: 6.66 with 32 bits, 8.57 with 53.
+  assert.ok(Math.abs(Math.sqrt(-2 * Math.log(2 ** -32)) - 6.66) < 0.01);
+  assert.ok(Math.sqrt(-2 * Math.log(2 ** -53)) > 8.5);
+  // The Ziggurat's tail (strip 0, beyond R = 3.44): x = R + t with t = −ln(1 − u₁)/R, kept when
+  // 2·(−ln(1 − u₂)) ≥ t². 32-bit uniforms cap −ln(1 − u) at 22.2, so t ≤ 6.66 and x ≤ 10.1; with 53
+  // bits (36.7) t reaches 8.57. Here 1 − u₁ = 2⁻⁴⁰ gives t = 8.05, which 1 − u₂ = 2⁻⁵³ accepts.
+  let k = 0;
+  const words = [0x7fffff80, 0xffffffff, 0xff000000, 0xffffffff, 0xfffff800]; // strip 0 at its widest j; u₁; u₂
+  const far = standardNormal(rngFromBits(() => words[k++], 53));
+  assert.ok(far > 11 && k === words.length, `tail draw ${far}, ${k} words`);
+});
