@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertLittleEndian } from '../shared/wire.ts';
+import { syncDirectory, writeFileAtomically } from './atomic-file.ts';
 
 export interface Checkpoint {
   /** JSON-serialisable; what loads back is JSON.parse(JSON.stringify(meta)). */
@@ -145,37 +146,13 @@ export class CheckpointStore {
       older = listing.checkpoints.map((c) => c.name);
       sequence = (listing.checkpoints[0]?.sequence ?? 0) + 1;
       path = join(this.dir, fileName(sequence));
-      await this.writeAtomically(path, [header, ...pieces]);
+      await writeFileAtomically(path, [header, ...pieces], { exclusive: true, warn: (message) => this.log('warn', message) });
     } catch (error) {
       throw new CheckpointError(`cannot save a checkpoint in ${this.dir}: ${(error as Error).message}`, { cause: error });
     }
     this.verdicts.set(fileName(sequence), USABLE);
     await this.prune([fileName(sequence), ...older]);
     return { path, bytes, sequence };
-  }
-
-  private async writeAtomically(path: string, pieces: Uint8Array[]): Promise<void> {
-    const tempPath = `${path}.tmp`;
-    try {
-      const handle = await open(tempPath, 'wx');
-      try {
-        let position = 0;
-        for (const piece of pieces) {
-          await writeFully(handle, piece, position);
-          position += piece.byteLength;
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tempPath, path);
-    } catch (error) {
-      await unlink(tempPath).catch((cleanup: NodeJS.ErrnoException) => {
-        if (cleanup.code !== 'ENOENT') this.log('warn', `could not remove ${tempPath} (${cleanup.message}); the next save removes it`);
-      });
-      throw error;
-    }
-    await syncDirectory(this.dir);
   }
 
   // Keeps the `keep` newest usable files and every unusable one. No directory fsync after
@@ -419,13 +396,6 @@ function arrayEntries(parsed: unknown): ArrayEntry[] {
   return parsed.arrays as ArrayEntry[];
 }
 
-async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < bytes.byteLength; ) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done);
-    done += bytesWritten;
-  }
-}
-
 async function readFully(handle: FileHandle, into: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < into.byteLength; ) {
     const { bytesRead } = await handle.read(into, done, into.byteLength - done, position + done);
@@ -434,16 +404,3 @@ async function readFully(handle: FileHandle, into: Uint8Array, position: number)
   }
 }
 
-/** Makes the rename itself durable. Some platforms (Windows) cannot open or sync a directory; only those refusals are ignored. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM') throw error;
-  } finally {
-    await handle?.close();
-  }
-}

@@ -12,7 +12,7 @@
 import { federatedMean, type FederatedEvaluation, type TabEvaluation } from '../shared/fl/federated-evaluation.ts';
 import type { EvaluationReport } from '../shared/protocol/messages.ts';
 import { ClientFaultError } from './client-fault.ts';
-import type { Timers } from './timers.ts';
+import type { Timers } from '../shared/timers.ts';
 
 export class EvaluationRejectedError extends ClientFaultError {
   override name = 'EvaluationRejectedError';

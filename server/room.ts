@@ -8,7 +8,6 @@ import { resumeTokenHash } from '../shared/resume-token.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { ATTACK_MODES, literals, MAX_EXAMPLES_PER_TAB, type AttackMode, type BackendName } from '../shared/protocol/records.ts';
 import type { ReadyReport } from '../shared/protocol/messages.ts';
-import { createRng, shuffleInPlace, type Rng } from '../shared/fl/rng.ts';
 import { dataVersion, type PartitionSettings } from '../shared/partition.ts';
 
 export interface ClientRecord {
@@ -219,21 +218,6 @@ export class Room {
 
   connectedClients(): ClientRecord[] {
     return [...this.clients.values()].filter((c) => c.connectionId !== null);
-  }
-
-  /** Seeded sample of `count` ready tabs. */
-  sample(count: number, seed: number): ClientRecord[] {
-    const ready = this.readyClients().sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
-    shuffleInPlace(ready, createRng(seed));
-    return ready.slice(0, count);
-  }
-
-  /**
-   * Poisson sampling, as the DP accountant assumes: every ready tab is in independently with
-   * probability q (the sample's size varies). `rng` must be unpredictable (secure-random.ts).
-   */
-  poissonSample(samplingRate: number, rng: Rng): ClientRecord[] {
-    return this.readyClients().filter(() => rng.next() < samplingRate);
   }
 
   /** Every tab that joined with data, away ones too: the population a DP guarantee speaks of by default. */

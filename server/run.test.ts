@@ -249,38 +249,27 @@ test('stop abandons the round; late updates are rejected; start begins a fresh r
   assert.equal(t.coordinator.runState().round, 1);
 });
 
-test('stop while evaluating drops that evaluation', async () => {
-  const t = setup({ rounds: 1 }, new DeferredEvaluator());
+/** Tabs a and b answer round 1 while its evaluation hangs; then a stop comes, and the evaluation ends after it. */
+async function stopWhileRound1IsEvaluated(rounds: number, phaseAtStop: string) {
+  const t = setup({ rounds }, new DeferredEvaluator());
   t.addTab('a');
   t.addTab('b');
   t.coordinator.start();
   t.send('a', update(1, 100), filled(1));
   t.send('b', update(1, 100), filled(1));
   await flushAsync();
-  assert.equal(t.coordinator.phase, 'evaluating');
-  t.coordinator.stop();
-  t.evaluator.finish(0.9);
-  await flushAsync();
-  assert.equal(t.coordinator.phase, 'stopped');
-  assert.equal(t.done.length, 0);
-});
-
-test('stop while the next round trains drops the background evaluation of the last one', async () => {
-  const t = setup({}, new DeferredEvaluator());
-  t.addTab('a');
-  t.addTab('b');
-  t.coordinator.start();
-  t.send('a', update(1, 100), filled(1));
-  t.send('b', update(1, 100), filled(1));
-  await flushAsync();
-  assert.equal(t.coordinator.phase, 'training');
+  assert.equal(t.coordinator.phase, phaseAtStop);
   t.coordinator.stop();
   t.evaluator.finish(0.99);
   await flushAsync();
   assert.equal(t.coordinator.phase, 'stopped');
   assert.equal(t.done.length, 0);
   assert.deepEqual(t.coordinator.history, []);
-});
+}
+
+test('stop while evaluating drops that evaluation', () => stopWhileRound1IsEvaluated(1, 'evaluating'));
+
+test('stop while the next round trains drops the background evaluation of the last one', () => stopWhileRound1IsEvaluated(3, 'training'));
 
 test('the run ends at the configured number of rounds', async () => {
   const t = setup({ rounds: 2 });

@@ -1,8 +1,6 @@
 // The real clock (shared/timers.ts has the interface; tests move harness/manual-timers.ts by hand).
 import type { Timers } from '../shared/timers.ts';
 
-export type { Timers };
-
 export const realTimers: Timers = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
