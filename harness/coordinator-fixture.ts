@@ -80,7 +80,11 @@ export function coordinatorFixture<E extends ScriptedEvaluator = ScriptedEvaluat
     coordinator.ready(`conn-${id}`, { backend: 'wasm', backendReason: 'test', numExamples });
     return reply;
   };
-  const send = (id: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array) => coordinator.submitUpdate(`conn-${id}`, update, delta);
+  /** A tab's update, as the transport hands it over (server/plugins/socket.ts). */
+  const send = (id: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array) => {
+    const { clientId, attempt } = coordinator.attemptFor(`conn-${id}`, `update for round ${update.round} rejected`, true);
+    attempt.accept(clientId, update, delta);
+  };
   const report = (id: string, round: number, accuracy: number, count: number) =>
     coordinator.submitEvaluation(`conn-${id}`, { round, accuracy, loss: 1 - accuracy, count });
   const leave = (id: string) => coordinator.disconnect(`conn-${id}`);

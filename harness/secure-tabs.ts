@@ -13,6 +13,10 @@ export function secureTabs(t: CoordinatorFixture, { silent = [] as string[] } = 
   const errors: unknown[] = [];
   const background = (work: Promise<unknown>) => work.catch((error: unknown) => errors.push(error));
   const tabOf = (connection: string) => connection.replace(/^conn-/, '');
+  const step = (connection: string, refused: string) => {
+    const { clientId, attempt } = coordinator.attemptFor(connection, refused);
+    return attempt.secureRound(clientId);
+  };
   coordinator.on('roundStart', (connections, start) => {
     starts.push(start);
     if (!start.config.secureAggregation) return;
@@ -23,11 +27,12 @@ export function secureTabs(t: CoordinatorFixture, { silent = [] as string[] } = 
           clientId,
           round: start.round,
           attempt: start.attempt,
+          // As the transport hands each step over (server/plugins/socket.ts).
           transport: {
-            sendKeys: (wire) => (silent.includes(clientId) ? undefined : coordinator.advertiseKeys(on, wire)),
-            sendShares: (wire) => coordinator.submitShares(on, wire),
-            sendMasked: async (wire) => (coordinator.submitMaskedUpdate(on, wire), { accepted: true }),
-            sendReveal: (wire) => coordinator.submitReveal(on, wire),
+            sendKeys: (wire) => (silent.includes(clientId) ? undefined : step(on, 'keys refused').advertise(clientId, wire)),
+            sendShares: (wire) => step(on, 'shares refused').submitShares(clientId, wire),
+            sendMasked: async (wire) => (coordinator.attemptFor(on, 'masked update refused', true).attempt.acceptMasked(clientId, wire), { accepted: true }),
+            sendReveal: (wire) => step(on, 'reveal refused').submitReveal(clientId, wire),
           },
         }).then((session) => {
           sessions.set(clientId, session);
@@ -40,8 +45,8 @@ export function secureTabs(t: CoordinatorFixture, { silent = [] as string[] } = 
   coordinator.on('secureForward', (connection, wire) => background(sessions.get(tabOf(connection))!.onForward(wire)));
   coordinator.on('secureUnmask', (connections, wire) => connections.forEach((c) => sessions.get(tabOf(c))!.onUnmask(wire)));
   /** The secure attempt's step, read off the run (tests wait for a step before acting). */
-  const step = () => (coordinator.run as unknown as { phase: { attempt?: { secure?: { step: string } | null } } } | null)?.phase.attempt?.secure?.step;
-  return { sessions, starts, errors, step };
+  const currentStep = () => (coordinator.run as unknown as { phase: { attempt?: { secure?: { step: string } | null } } } | null)?.phase.attempt?.secure?.step;
+  return { sessions, starts, errors, step: currentStep };
 }
 
 /** Polls until `ready()` (WebCrypto work runs off the event loop's microtasks). */

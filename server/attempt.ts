@@ -1,9 +1,11 @@
 // One attempt of one round: the strategy's plan carried out. It takes the selected tabs' updates
 // (accept → strategy.add, after the checks that cost nothing), or with secure aggregation it runs
 // the masked steps (shared/secagg/coordinator-round.ts) and hands the unmasked sum over; at the
-// close it asks the strategy for the aggregate (close → strategy.finish). Everything that lives
-// and dies with one attempt is here; the run (run.ts) decides what happens around it.
-import type { RoundStart, UpdateMessage } from '../shared/protocol/messages.ts';
+// close it asks the strategy for the aggregate (close → strategy.finish), the server optimizer for
+// its step, and checks that the new global model stays finite. Everything that lives and dies with
+// one attempt is here; the run (run.ts) decides what happens around it, and commits the step.
+import type { MaskedInputWire, RoundStart, UpdateMessage } from '../shared/protocol/messages.ts';
+import type { ServerOptimizer } from '../shared/fl/server-optimizer.ts';
 import type { AggregateOutcome } from '../shared/fl/aggregation-rule.ts';
 import { AggregationError } from '../shared/fl/aggregation-rule.ts';
 import { l2Norm } from '../shared/fl/clip.ts';
@@ -22,9 +24,9 @@ interface Answer {
   loss: number | null;
 }
 
-/** How an attempt ended: with an aggregate, or too little to release (a retry follows). */
+/** How an attempt ended: with the step to the new global model, or too little to release (a retry follows). */
 export type AttemptResult =
-  | { kind: 'aggregated'; outcome: AggregateOutcome; note: string | null }
+  | { kind: 'aggregated'; outcome: AggregateOutcome; step: Float32Array; note: string | null }
   | { kind: 'retry'; why: string };
 
 export interface AttemptOptions {
@@ -39,6 +41,11 @@ export interface AttemptOptions {
   /** A tab's examples as its ready report said: the most an update may claim. */
   examplesOf(clientId: string): number;
   isConnected(clientId: string): boolean;
+  /** A tab's update (plain or masked) was accepted: the run's bookkeeping, and its cue to close. */
+  answered(clientId: string, loss: number | null): void;
+  /** The global model the round started from, and what turns the aggregate into its step. */
+  global: Float32Array;
+  serverOptimizer: ServerOptimizer;
   timers: Timers;
   /** The round's deadline, and what happens then (the run closes the attempt, or the masked inputs step). */
   deadlineMs: number;
@@ -130,6 +137,7 @@ export class Attempt {
     const weight = this.plan.weights.get(clientId)!;
     this.options.strategy.add({ clientId, delta, weight });
     this.answers.set(clientId, { weight, loss: update.loss ?? null });
+    this.options.answered(clientId, update.loss ?? null);
   }
 
   /** Secure aggregation's steps: each goes to the attempt's SecureRound, which refuses what is out of step. */
@@ -139,14 +147,17 @@ export class Attempt {
     return this.secure;
   }
 
-  /** A masked update came in: the tab has answered (its weight is the one it was told). */
-  answeredMasked(clientId: string, loss: number | null): void {
-    this.answers.set(clientId, { weight: this.secure!.weightSentTo(clientId), loss });
+  /** A tab's masked update: the secure steps take it; the tab has answered (its weight is the one it was told). */
+  acceptMasked(clientId: string, wire: MaskedInputWire): void {
+    const secure = this.secureRound(clientId);
+    secure.submitMaskedInput(clientId, wire);
+    this.answers.set(clientId, { weight: secure.weightSentTo(clientId), loss: wire.loss ?? null });
+    this.options.answered(clientId, wire.loss ?? null);
   }
 
-  /** The attempt's updates (or its secure sum) into the strategy's aggregate, written to `out`. */
+  /** The attempt's updates (or its secure sum) into the strategy's aggregate (written to `out`), and the global model's step. */
   async close(out: Float32Array): Promise<AttemptResult> {
-    const { strategy, plan } = this.options;
+    const { strategy, plan, serverOptimizer, global } = this.options;
     let note: string | null = null;
     if (this.secure) {
       try {
@@ -158,12 +169,23 @@ export class Attempt {
       }
     }
     if (this.answers.size < plan.quorum) return { kind: 'retry', why: `${this.answers.size}/${plan.selected.length} updates (need ${plan.quorum})` };
+    let outcome: AggregateOutcome;
     try {
-      return { kind: 'aggregated', outcome: strategy.finish(out), note };
+      outcome = strategy.finish(out);
     } catch (error) {
       if (!(error instanceof AggregationError)) throw error;
       return { kind: 'retry', why: `${strategy.title} could not aggregate: ${error.message}` };
     }
+    // The server optimizer acts on whatever the strategy released: with DP that is post-processing.
+    const step = serverOptimizer.proposeStep(out);
+    // Updates are bounded one by one (accept); this is the last line before the model changes.
+    if (!sumIsFinite(global, step)) {
+      const why = 'the new global model would not be finite; it and the server optimizer are unchanged';
+      // Under DP no attempt may be redrawn for free; bounded updates and finite noise cannot get here.
+      if (plan.quorum === 0) throw new Error(`round ${this.round}: ${why}`);
+      return { kind: 'retry', why };
+    }
+    return { kind: 'aggregated', outcome, step, note };
   }
 
   stopDeadline(): void {
@@ -174,4 +196,14 @@ export class Attempt {
     this.stopDeadline();
     this.secure?.dispose();
   }
+}
+
+/** True when every global[i] + step[i] is finite in float32 (v − v is NaN exactly for NaN and ±Inf). */
+function sumIsFinite(global: Float32Array, step: Float32Array): boolean {
+  const next = new Float32Array(1);
+  for (let i = 0; i < global.length; i++) {
+    next[0] = global[i] + step[i];
+    if (next[0] - next[0] !== 0) return false;
+  }
+  return true;
 }

@@ -5,7 +5,7 @@
 // by the next start or a reset. Transports only decode, call these methods and forward the events.
 import { EventEmitter } from 'node:events';
 import { modelSpec } from '../shared/model-spec.ts';
-import type { AdvertWire, EvaluationReport, EvaluationRequest, ForwardWire, JoinReply, JoinRequest, MaskedInputWire, ReadyReport, RevealWire, RosterWire, RoundStart, SharesWire, TrainingProgress, UnmaskWire, UpdateMessage } from '../shared/protocol/messages.ts';
+import type { EvaluationReport, EvaluationRequest, ForwardWire, JoinReply, JoinRequest, ReadyReport, RosterWire, RoundStart, TrainingProgress, UnmaskWire } from '../shared/protocol/messages.ts';
 import type { AttackMode, ClientView, PastRun, Phase, RoundMetrics, RunState } from '../shared/protocol/records.ts';
 import { resolveSettings, tabsShareStatistics, type Settings } from '../shared/settings.ts';
 import { createSecureRng } from '../shared/fl/secure-random.ts';
@@ -17,7 +17,7 @@ import type { Mnist } from './dataset.ts';
 import { ShardStore } from './dataset.ts';
 import { Room, type Split } from './room.ts';
 import { Run, type RunDeps } from './run.ts';
-import { UpdateRejectedError } from './attempt.ts';
+import { UpdateRejectedError, type Attempt } from './attempt.ts';
 import type { Evaluator } from './evaluator.ts';
 import { realTimers } from './timers.ts';
 import { requireRoomCode, type Access } from './access.ts';
@@ -194,28 +194,17 @@ export class Coordinator extends EventEmitter<CoordinatorEvents> {
     this.emit('stateChanged');
   }
 
-  submitUpdate(connectionId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
-    this.tabInRun(connectionId, `update for round ${update.round} rejected`, (run, clientId) => run.acceptUpdate(clientId, update, delta));
-  }
-
-  // Secure aggregation's steps (shared/secagg/coordinator-round.ts): keys, shares, the masked update, the reveal.
-  advertiseKeys(connectionId: string, wire: AdvertWire): void {
-    this.tabInRun(connectionId, 'keys refused', (run, clientId) => run.acceptKeys(clientId, wire));
-    this.emit('stateChanged');
-  }
-
-  submitShares(connectionId: string, wire: SharesWire): void {
-    this.tabInRun(connectionId, 'shares refused', (run, clientId) => run.acceptShares(clientId, wire));
-    this.emit('stateChanged');
-  }
-
-  submitMaskedUpdate(connectionId: string, wire: MaskedInputWire): void {
-    this.tabInRun(connectionId, 'masked update refused', (run, clientId) => run.acceptMaskedUpdate(clientId, wire));
-  }
-
-  submitReveal(connectionId: string, wire: RevealWire): void {
-    this.tabInRun(connectionId, 'reveal refused', (run, clientId) => run.acceptReveal(clientId, wire));
-    this.emit('stateChanged');
+  /**
+   * The open attempt a tab's update or secure-aggregation step goes to (attempt.ts takes it from
+   * there), with the tab's id. A stranger, or a message no round collects, is refused. `upload`: it
+   * carries an update, which local DP charges even when it is then refused.
+   */
+  attemptFor(connectionId: string, refused: string, upload = false): { clientId: string; attempt: Attempt } {
+    const { clientId } = this.tabOn(connectionId);
+    if (!this.run) throw new UpdateRejectedError(`${refused}: no round is collecting updates (phase: idle)`);
+    const attempt = this.run.attemptFor(clientId, refused, upload);
+    this.emit('stateChanged'); // the dashboard's push is throttled: it reads the state once the step is taken
+    return { clientId, attempt };
   }
 
   disconnect(connectionId: string): void {

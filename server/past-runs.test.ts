@@ -37,7 +37,7 @@ function setup(overrides: Partial<Settings>, accuracies: number[] = [], options:
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'flock-past-runs-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }));
   return dir;
 }
 

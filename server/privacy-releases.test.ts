@@ -58,7 +58,12 @@ function releases(t: CoordinatorFixture, known: Iterable<string>) {
 
 /** Answers every round start the way `answer` says (false: that tab stays silent), moving the clock past deadlines, until the run ends. */
 /** `from`: the index in t.starts of the run's first round start (those before are earlier runs'). */
-async function drive(t: CoordinatorFixture, from: number, answer: (id: string, start: RoundStart) => boolean, secure?: ReturnType<typeof secureTabs>): Promise<void> {
+async function drive(
+  t: CoordinatorFixture,
+  from: number,
+  answer: (id: string, start: RoundStart) => boolean,
+  { secure, beforeAnswering }: { secure?: ReturnType<typeof secureTabs>; beforeAnswering?: (start: RoundStart) => Promise<unknown> } = {},
+): Promise<void> {
   let handled = from;
   const moved = () => t.starts.length > handled || !t.coordinator.running;
   for (let step = 0; step < 400 && t.coordinator.running; step++) {
@@ -66,6 +71,7 @@ async function drive(t: CoordinatorFixture, from: number, answer: (id: string, s
     const pending = t.starts.slice(handled);
     handled = t.starts.length;
     for (const { ids, start } of pending) {
+      await beforeAnswering?.(start);
       for (const id of ids) {
         if (!answer(id, start)) continue;
         const delta = small(start.round * 10 + id.charCodeAt(0));
@@ -124,7 +130,7 @@ test('every release of DP runs is charged once, across runs, secure aggregation,
   from = t.starts.length;
   t.coordinator.start();
   assert.equal(t.coordinator.runState().privacyBudget?.roundsSpent, 10, 'the second run starts from what the first spent');
-  await drive(t, from, () => true, secure);
+  await drive(t, from, () => true, { secure });
   assert.ok(t.logs.some((l) => /secure aggregation failed .*: the round releases noise only/.test(l)), 'a secure attempt failed, and was released as noise');
   seen.see(t.coordinator.global);
   assert.equal(t.coordinator.phase, 'done', t.coordinator.runState().message);
@@ -149,7 +155,8 @@ test('every release of DP runs is charged once, across runs, secure aggregation,
   });
   from = t.starts.length;
   t.coordinator.start();
-  await drive(t, from, (id, start) => start.round < 4 && id !== 'c'); // what this process does after the copy is another world's
+  // Each round's checkpoint is on disk before the next round is answered, so the crash finds run 3's.
+  await drive(t, from, (id, start) => start.round < 4 && id !== 'c', { beforeAnswering: () => t.coordinator.saveCheckpoint() }); // what this process does after the copy is another world's
   assert.ok(crashed);
   assert.equal(releasesAtCrash, 19);
 

@@ -20,7 +20,7 @@
 // first evaluate the model in it (round r's) on their held-out examples and report; the final model
 // goes out in round:evaluate. With centralEvaluation off those reports are the round's accuracy.
 import { modelSpec, type ModelSpec } from '../shared/model-spec.ts';
-import type { AdvertWire, EvaluationReport, EvaluationRequest, MaskedInputWire, RevealWire, RoundStart, SharesWire, UpdateMessage } from '../shared/protocol/messages.ts';
+import type { EvaluationReport, EvaluationRequest, RoundStart } from '../shared/protocol/messages.ts';
 import type { ClientStatus, Phase, PrivacyBudget, RoundMetrics } from '../shared/protocol/records.ts';
 import { tabsShareStatistics, type Settings } from '../shared/settings.ts';
 import { encodeWeights } from '../shared/wire.ts';
@@ -266,34 +266,15 @@ export class Run {
     attempt.bytesReceived += bytesReceived;
   }
 
-  /** Takes one tab's decoded delta; throws UpdateRejectedError, changing nothing, when it does not belong here. */
-  acceptUpdate(clientId: string, update: Pick<UpdateMessage, 'round' | 'numExamples' | 'loss'>, delta: Float32Array): void {
-    this.uploaded(clientId);
-    const attempt = this.openAttempt(`update for round ${update.round} rejected`);
-    attempt.accept(clientId, update, delta);
-    this.answered(clientId, update.loss ?? null);
-    if (attempt.awaiting().length === 0) this.closeInBackground(attempt, 'every selected tab answered');
-  }
-
-  // Secure aggregation's steps: each goes to the attempt's SecureRound, which refuses what is out of step.
-  acceptKeys(clientId: string, wire: AdvertWire): void {
-    this.openAttempt('secure aggregation message refused').secureRound(clientId).advertise(clientId, wire);
-  }
-
-  acceptShares(clientId: string, wire: SharesWire): void {
-    this.openAttempt('secure aggregation message refused').secureRound(clientId).submitShares(clientId, wire);
-  }
-
-  acceptMaskedUpdate(clientId: string, wire: MaskedInputWire): void {
-    this.uploaded(clientId);
-    const attempt = this.openAttempt('masked update refused');
-    attempt.secureRound(clientId).submitMaskedInput(clientId, wire);
-    attempt.answeredMasked(clientId, wire.loss ?? null);
-    this.answered(clientId, wire.loss ?? null);
-  }
-
-  acceptReveal(clientId: string, wire: RevealWire): void {
-    this.openAttempt('secure aggregation message refused').secureRound(clientId).submitReveal(clientId, wire);
+  /**
+   * The attempt a tab's update or secure step goes to; throws UpdateRejectedError, saying what was
+   * refused and why, when no round collects. `upload`: the message carries an update, which local DP
+   * charges whether or not it is then accepted.
+   */
+  attemptFor(clientId: string, refused: string, upload: boolean): Attempt {
+    if (upload) this.uploaded(clientId);
+    if (this.phase.name !== 'training') throw new UpdateRejectedError(`${refused}: no round is collecting updates (phase: ${this.phase.name})`);
+    return this.phase.attempt;
   }
 
   /** A tab's federated evaluation of the last model it was sent; throws EvaluationRejectedError, changing nothing, when it does not belong. */
@@ -341,18 +322,16 @@ export class Run {
     if (this.settings.localNoiseMultiplier > 0) this.deps.ledger.persistSoon(this.deps.transport.bug);
   }
 
-  private answered(clientId: string, loss: number | null): void {
+  /** An attempt took a tab's update: the tab's figures, and the close once nobody is left to wait for. */
+  private answered(attempt: Attempt, clientId: string, loss: number | null): void {
     const client = this.deps.room.get(clientId);
     if (client) {
       client.lastLoss = loss;
       client.lastUpdateAt = this.deps.timers.now();
     }
     this.deps.transport.stateChanged();
-  }
-
-  private openAttempt(refused: string): Attempt {
-    if (this.phase.name !== 'training') throw new UpdateRejectedError(`${refused}: no round is collecting updates (phase: ${this.phase.name})`);
-    return this.phase.attempt;
+    // A secure attempt closes when its sum is unmasked (the masked steps move on by themselves).
+    if (!attempt.secure && attempt.awaiting().length === 0) this.closeInBackground(attempt, 'every selected tab answered');
   }
 
   // ── rounds ─────────────────────────────────────────────────────────────────
@@ -421,6 +400,9 @@ export class Run {
       paramCount: this.spec.paramCount,
       examplesOf: (id) => room.get(id)?.numExamples ?? 0,
       isConnected: (id) => room.isConnected(id),
+      answered: (id, loss) => this.answered(next, id, loss),
+      global: this.global,
+      serverOptimizer: this.serverOptimizer,
       timers,
       deadlineMs: s.roundDeadlineMs,
       onDeadline: () => {
@@ -461,21 +443,12 @@ export class Run {
     const result = await attempt.close(this.aggregate);
     if (!this.isAt('aggregating', attempt)) return;
     if (result.kind === 'retry') return this.retry(attempt, `${reason} with ${result.why}`);
-    // The server optimizer acts on whatever the strategy released: with DP that is post-processing.
-    const step = this.serverOptimizer.proposeStep(this.aggregate);
-    // Updates are bounded one by one (attempt.ts); this is the last line before the model changes.
-    if (!sumIsFinite(this.global, step)) {
-      const why = 'the new global model would not be finite; it and the server optimizer are unchanged';
-      // Under DP no attempt may be redrawn for free; bounded updates and finite noise cannot get here.
-      if (attempt.plan.quorum === 0) throw new Error(`round ${attempt.round}: ${why}`);
-      return this.retry(attempt, why);
-    }
     const release = this.strategy.record(result.outcome);
     if (release.privacy || release.localPrivacy) {
       await this.deps.ledger.persist(); // the charge is on disk before anything of the round goes out
       if (!this.isAt('aggregating', attempt)) return;
     }
-    for (let i = 0; i < this.global.length; i++) this.global[i] += step[i];
+    for (let i = 0; i < this.global.length; i++) this.global[i] += result.step[i];
     this.serverOptimizer.commitStep();
     if (result.note) transport.log(`round ${attempt.round}: ${result.note}`);
     const metrics: RoundMetricsBeforeEvaluation = {
@@ -598,14 +571,4 @@ export class Run {
     this.deps.transport.bug(error);
     this.end('stopped', `stopped by an internal error: ${(error as Error)?.message ?? String(error)}`);
   }
-}
-
-/** True when every global[i] + step[i] is finite in float32 (v − v is NaN exactly for NaN and ±Inf). */
-function sumIsFinite(global: Float32Array, step: Float32Array): boolean {
-  const next = new Float32Array(1);
-  for (let i = 0; i < global.length; i++) {
-    next[0] = global[i] + step[i];
-    if (next[0] - next[0] !== 0) return false;
-  }
-  return true;
 }

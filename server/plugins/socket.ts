@@ -199,7 +199,8 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
       'participant:ready': (report) => coordinator.ready(socket.id, report),
       'participant:progress': (progress) => coordinator.reportProgress(socket.id, progress),
       'participant:update': (update, reply) => {
-        coordinator.submitUpdate(socket.id, update, decodeDelta(modelSpec(coordinator.shownSettings.model), update.delta));
+        const { clientId, attempt } = coordinator.attemptFor(socket.id, `update for round ${update.round} rejected`, true);
+        attempt.accept(clientId, update, decodeDelta(modelSpec(coordinator.shownSettings.model), update.delta));
         reply({ accepted: true });
       },
       'participant:evaluation': (report) => coordinator.submitEvaluation(socket.id, report),
@@ -211,14 +212,24 @@ export default async function socketTransport(app: FastifyInstance, options: Soc
         socket.emit('state', stateFor(audience));
         if (adminToken !== undefined && audience === 'public') throw new AccessError('wrong admin token: this dashboard shows the public view', 403);
       },
-      'secagg:keys': (wire) => coordinator.advertiseKeys(socket.id, wire),
-      'secagg:shares': (wire) => coordinator.submitShares(socket.id, wire),
+      'secagg:keys': (wire) => {
+        const { clientId, attempt } = coordinator.attemptFor(socket.id, 'keys refused');
+        attempt.secureRound(clientId).advertise(clientId, wire);
+      },
+      'secagg:shares': (wire) => {
+        const { clientId, attempt } = coordinator.attemptFor(socket.id, 'shares refused');
+        attempt.secureRound(clientId).submitShares(clientId, wire);
+      },
       'secagg:masked-update': (wire, reply) => {
         requireMaskedSize(modelSpec(coordinator.shownSettings.model), wire.masked);
-        coordinator.submitMaskedUpdate(socket.id, wire);
+        const { clientId, attempt } = coordinator.attemptFor(socket.id, 'masked update refused', true);
+        attempt.acceptMasked(clientId, wire);
         reply({ accepted: true });
       },
-      'secagg:reveal': (wire) => coordinator.submitReveal(socket.id, wire),
+      'secagg:reveal': (wire) => {
+        const { clientId, attempt } = coordinator.attemptFor(socket.id, 'reveal refused');
+        attempt.secureRound(clientId).submitReveal(clientId, wire);
+      },
     };
     for (const name of INBOUND_EVENTS as ReadonlySet<InboundName>) {
       const row = MESSAGES[name];

@@ -7,6 +7,7 @@
 // writes the mean once the round closes. accumulateWeighted + meanInto are the same math one
 // delta at a time; weightedMean is it in one call, for tests and simulations.
 import { loadSimdAccumulateKernel, SIMD_STEP_BYTES, type SimdAccumulateKernel } from './fedavg-simd.ts';
+import { AggregationError, type AggregateOutcome, type AggregationRule, type ClientUpdate } from './aggregation-rule.ts';
 
 /**
  * FedAvg weight of one client: its example count, capped at `cap` when cap > 0.
@@ -175,5 +176,38 @@ export class FedAvgAccumulator {
       accumulateWeightedBatch(this.sum, this.slots.slice(0, staged), this.stagedWeights);
     }
     this.stagedWeights.length = 0;
+  }
+}
+
+/**
+ * FedAvg as an aggregation rule (rules.ts): each update streams into the accumulator, so a round
+ * holds O(parameters) memory whatever the number of tabs.
+ */
+export class FedAvgRule implements AggregationRule {
+  readonly title = 'FedAvg';
+  readonly holdsAllUpdates = false;
+  private readonly accumulator: FedAvgAccumulator;
+
+  constructor(paramCount: number) {
+    this.accumulator = new FedAvgAccumulator(paramCount);
+  }
+
+  get count(): number {
+    return this.accumulator.count;
+  }
+
+  begin(): void {
+    this.accumulator.reset();
+  }
+
+  add(update: ClientUpdate): void {
+    this.accumulator.add(update.delta, update.weight);
+  }
+
+  finish(out: Float32Array): AggregateOutcome {
+    if (this.accumulator.count === 0) throw new AggregationError('FedAvg needs at least one update');
+    if (!(this.accumulator.totalWeight > 0)) throw new AggregationError('FedAvg: the updates carry no weight (0 examples)');
+    this.accumulator.meanInto(out);
+    return { accepted: this.accumulator.count, totalWeight: this.accumulator.totalWeight, discarded: [], downweighted: [] };
   }
 }

@@ -1,5 +1,5 @@
 // Which aggregation rule a run uses: the settings name it, this builds it.
-import { FedAvgRule } from './fedavg-rule.ts';
+import { FedAvgRule } from './fedavg.ts';
 import { KrumRule } from './krum.ts';
 import { MedianRule } from './median.ts';
 import { NormBoundRule } from './norm-bound.ts';
