@@ -29,7 +29,7 @@ export async function launchChromium(opts: LaunchOptions = {}): Promise<Browser>
 
 /**
  * Opens `count` tabs, each in its own BrowserContext so they share no storage
- * (a participant keeps its clientId in localStorage). `url` may depend on the tab's
+ * (a participant keeps its resume token in sessionStorage and its backend in localStorage). `url` may depend on the tab's
  * index, e.g. to force a backend per tab. Console errors and uncaught exceptions
  * are printed prefixed with the tab, so a failing test shows what the page said.
  */

@@ -1,7 +1,7 @@
 // Federated evaluation's bookkeeping for one run: which global model each tab was sent last, the
 // tabs' reports on each model, and when a model's evaluation counts as in. The math (a mean
-// weighted by count) is shared/fl/federated-evaluation.ts; the round state machine (round.ts)
-// owns one of these per run and decides what the figures are used for.
+// weighted by count) is shared/fl/federated-evaluation.ts; each run (run.ts) owns one of these
+// and decides what the figures are used for.
 //
 // A model's evaluation is in once at least one tab reported and every tab it went to (among those
 // holding out examples) has reported or left; or, at the deadline, with whatever came. The

@@ -1,7 +1,7 @@
 // The finished runs of this session, kept so the dashboard can overlay their accuracy curves:
 // each with its settings, how it ended and one point per evaluated round (round, accuracy, loss),
-// not the whole RoundMetrics with its lists of tabs. round.ts owns the list and calls these when
-// a run ends; the checkpoint carries it, and parsePastRuns checks it on the way back in.
+// not the whole RoundMetrics with its lists of tabs. The coordinator owns the list and calls these
+// when a run ends; the checkpoint carries it, and parsePastRuns checks it on the way back in.
 import type { PastRoundPoint, PastRun, RoundMetrics } from '../shared/protocol/records.ts';
 import { resolveSettings, SettingsError } from '../shared/settings.ts';
 

@@ -66,6 +66,11 @@ test('noise without clipping is rejected', () => {
   );
 });
 
+test('central DP judged by the tabs\' own un-noised evaluation is rejected: that accuracy would be an uncharged release', () => {
+  assert.match(rejection({ clipNorm: 1, noiseMultiplier: 1, centralEvaluation: false, evalFraction: 0.2 }), /noiseMultiplier > 0 needs centralEvaluation/);
+  assert.doesNotThrow(() => resolveSettings({ clipNorm: 1, noiseMultiplier: 1, evalFraction: 0.2 }));
+});
+
 test('a non-object is rejected', () => {
   for (const bad of [null, 5, 'rounds=3', [1, 2], undefined]) {
     assert.equal(rejection(bad), 'settings must be an object');

@@ -34,7 +34,7 @@ export const SettingsSchema = Type.Object(
       description: 'federated evaluation: fraction of its shard each tab holds out and never trains on (< 1); it evaluates every global model it receives on them and reports accuracy, loss and count (0 = off)',
     }),
     centralEvaluation: Type.Boolean({
-      description: 'evaluate each global model on the coordinator\'s test set; off: the tabs\' federated evaluation is the round\'s accuracy and decides targetAccuracy (needs evalFraction > 0)',
+      description: 'evaluate each global model on the coordinator\'s test set; off: the tabs\' federated evaluation is the round\'s accuracy and decides targetAccuracy (needs evalFraction > 0; not under central DP, where the published accuracy must not come from the tabs\' un-noised figures)',
     }),
     roundDeadlineMs: int(1_000, 3_600_000, 'a round closes after this long even if tabs are missing'),
     clipNorm: num(0, 1e6, 'L2 clip norm C of each delta (0 = no clipping)'),
@@ -208,6 +208,10 @@ function crossFieldProblems(s: Settings): string[] {
   if (s.learningRate * s.proximalMu >= 1) {
     // Each step pulls w toward the global model by a factor (1 − η·μ): at 1 or more it overshoots, at 2 it diverges.
     problems.push(`learningRate × proximalMu must be below 1 (got ${s.learningRate} × ${s.proximalMu}): FedProx's pull would overshoot the global model`);
+  }
+  if (!s.centralEvaluation && s.noiseMultiplier > 0) {
+    // The tabs' own evaluation is not noised: publishing it as the round's accuracy, or stopping on it, would be an uncharged release.
+    problems.push('noiseMultiplier > 0 needs centralEvaluation: under central DP the published accuracy must come from the test set, not from the tabs\' un-noised evaluation of their own data');
   }
   if (!s.centralEvaluation && s.evalFraction === 0) {
     problems.push('centralEvaluation off needs evalFraction > 0: without the test set, the tabs\' held-out examples are the only measure of the model');

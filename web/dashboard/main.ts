@@ -1,6 +1,6 @@
-// The coordinator dashboard: joins the 'dashboards' room over Socket.IO, draws every
-// RunState it receives, and steers runs over HTTP with the admin token. All it shows
-// derives from the last RunState (the coordinator's round.ts owns the truth).
+// The coordinator dashboard: joins the dashboards over Socket.IO (dashboard:join, with the admin
+// token when it has one: the admin view shows who took part), draws every RunState it receives,
+// and steers runs over HTTP with the admin token. All it shows derives from the last RunState (the coordinator's Run, server/run.ts, owns the truth).
 //
 // dashboard.html?projector shows only what a class looks at: the QR code and room code,
 // the tab count, the round and the accuracy chart, in large type.
